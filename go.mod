@@ -3,3 +3,5 @@ module github.com/janus-proxy/janus
 go 1.26.0
 
 require golang.org/x/crypto v0.59.0
+
+require go.yaml.in/yaml/v3 v3.0.6 // indirect

@@ -1,0 +1,122 @@
+package config
+
+// Config is one Janus configuration file, decoded and checked. Build it with
+// Load or Parse; the zero value is not valid.
+type Config struct {
+	Log       Log               `yaml:"log"`
+	Users     Users             `yaml:"users"`
+	Resolver  Resolver          `yaml:"resolver"`
+	Outbound  Outbound          `yaml:"outbound"`
+	Listeners []Listener        `yaml:"listeners"`
+	Policies  map[string]Policy `yaml:"policies"`
+	Shutdown  Shutdown          `yaml:"shutdown"`
+
+	// File is the path the config was read from ("<default>" for the
+	// embedded one); relative paths inside it are relative to its directory.
+	File string `yaml:"-"`
+
+	compiled compiled // filled by validate: the runtime values it checked
+}
+
+// Log configures the application log and the access log.
+type Log struct {
+	Level  string    `yaml:"level"`  // debug, info (default), warn, error
+	Format string    `yaml:"format"` // text (default) or json; the application log goes to stderr
+	Access AccessLog `yaml:"access"`
+}
+
+// AccessLog configures the access log: one line per request, tunnel and
+// SOCKS session.
+type AccessLog struct {
+	Format string `yaml:"format"` // json (default) or combined
+	Output string `yaml:"output"` // stdout (default), stderr, off, or a file path (reopened on SIGUSR1)
+}
+
+// Users is the user database for proxy authentication.
+type Users struct {
+	File     string              `yaml:"file"`      // htpasswd-style: name:bcrypt[:group,group]
+	Inline   []InlineUser        `yaml:"inline"`    // users written in the config itself
+	Groups   map[string][]string `yaml:"groups"`    // group → user names, added to each user's groups
+	CacheTTL Duration            `yaml:"cache_ttl"` // how long a verified password is remembered; default 5m
+}
+
+// InlineUser is a user defined in the config file.
+type InlineUser struct {
+	Name   string   `yaml:"name"`
+	Hash   string   `yaml:"hash"` // bcrypt, from `janus hash-password`
+	Groups []string `yaml:"groups"`
+}
+
+// Resolver configures name resolution for destinations.
+type Resolver struct {
+	// Hosts answers these names without DNS, like /etc/hosts.
+	Hosts   map[string][]string `yaml:"hosts"`
+	Timeout Duration            `yaml:"timeout"` // per lookup; default 5s
+}
+
+// Outbound configures connections to destinations.
+type Outbound struct {
+	DialTimeout Duration `yaml:"dial_timeout"` // per connection attempt; default 10s
+}
+
+// Listener is one listening address and what it serves.
+type Listener struct {
+	Name   string `yaml:"name"`
+	Listen string `yaml:"listen"` // host:port
+
+	// Protocols restricts what the listener accepts: http, connect, socks5,
+	// socks4. Default: all of them.
+	Protocols      []string `yaml:"protocols"`
+	MaxConnections int      `yaml:"max_connections"`  // concurrent client connections; default 10000
+	MaxHeaderBytes Size     `yaml:"max_header_bytes"` // request head limit (431); default 64KiB
+	Timeouts       Timeouts `yaml:"timeouts"`
+	Forward        *Forward `yaml:"forward"`
+}
+
+// Timeouts bound how long a client may take. Zero values take the defaults.
+type Timeouts struct {
+	Header     Duration `yaml:"header"`      // to send a request head or finish a SOCKS handshake; default 10s
+	Idle       Duration `yaml:"idle"`        // keep-alive wait between requests; default 60s
+	TunnelIdle Duration `yaml:"tunnel_idle"` // CONNECT and SOCKS tunnels with no traffic; default 5m
+	Response   Duration `yaml:"response"`    // wait for an origin's response head; default 60s
+	UDPIdle    Duration `yaml:"udp_idle"`    // SOCKS5 UDP association with no datagram; default 5m
+}
+
+// Forward configures the forward face on a listener.
+type Forward struct {
+	Auth         string     `yaml:"auth"`          // none (default) or required
+	Policy       string     `yaml:"policy"`        // a name under policies; default: the built-in safe policy
+	Anonymity    string     `yaml:"anonymity"`     // transparent, anonymous (default) or elite
+	ConnectPorts []PortSpec `yaml:"connect_ports"` // ports CONNECT may reach; default [443]
+	Via          string     `yaml:"via"`           // pseudonym in Via headers; default "janus"
+}
+
+// Policy is an ordered list of access rules: the first that matches decides,
+// and a request no rule matches is denied.
+type Policy []Rule
+
+// Rule is one entry of a policy: `allow: {...}` or `deny: {...}`.
+type Rule struct {
+	Allow bool
+	Match Match
+	Line  int
+}
+
+// Match is the conditions of a rule. All given conditions must hold; within
+// a list, any entry may match.
+type Match struct {
+	Name            string     `yaml:"name"`            // shown in logs; default policy#N
+	Clients         []string   `yaml:"clients"`         // client CIDRs, addresses or set names
+	Users           []string   `yaml:"users"`           // user names; "*" for any authenticated user
+	Groups          []string   `yaml:"groups"`          // group names
+	To              []string   `yaml:"to"`              // destination names (exact, *.suffix), CIDRs, addresses or set names
+	Ports           []PortSpec `yaml:"ports"`           // destination ports or ranges
+	Protocols       []string   `yaml:"protocols"`       // http, connect, socks5, socks4
+	Methods         []string   `yaml:"methods"`         // HTTP methods (CONNECT for tunnels)
+	Unauthenticated bool       `yaml:"unauthenticated"` // also applies to clients that did not authenticate where auth is required
+}
+
+// Shutdown configures how Janus stops on SIGTERM or SIGINT.
+type Shutdown struct {
+	Drain Duration `yaml:"drain"` // how long requests and tunnels in flight may finish; default 30s
+}
