@@ -1,0 +1,151 @@
+# bench/lib/measure.sh: one measurement per function. Each takes a candidate
+# and its proxy address (empty for direct), runs the load generator pinned to
+# CPU 1 for WARM seconds of warm-up and DUR seconds measured, and prints the
+# figure (or "fail" and the reason on stderr). Sourced by bench/run.
+
+load() { taskset -c 1 "$@"; }
+
+# measure_http_fwd CAND ADDR: wrk, keep-alive, 64 connections, the 14-byte
+# body. Through a proxy the request line is absolute-form (RFC 9112 §3.2.2),
+# set by a Lua script; Host matches the URI as real clients send it.
+measure_http_fwd() {
+	local url script="" out
+	if [[ $1 == direct ]]; then
+		url=http://127.0.0.1:$ORIGIN_PORT/small
+	else
+		url=http://$2/
+		script=$TMP/fwd.lua
+		cat >"$script" <<-LUA
+			wrk.path = "http://127.0.0.1:$ORIGIN_PORT/small"
+			wrk.headers["Host"] = "127.0.0.1:$ORIGIN_PORT"
+		LUA
+	fi
+	local args=(-t1 -c64 ${script:+-s "$script"} "$url")
+	load wrk "${args[@]}" -d"${WARM}s" >/dev/null 2>&1 || true
+	out=$(load timeout $((DUR + 30)) wrk "${args[@]}" -d"${DUR}s" 2>&1) || {
+		echo "fail"
+		warn "wrk failed: $(tail -n 3 <<<"$out")"
+		return
+	}
+	local rps total bad
+	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+	total=$(awk '/requests in/ {print $1}' <<<"$out")
+	bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+	if [[ -z $rps || -z $total || $total -eq 0 ]] || ((${bad:-0} * 100 > total)); then
+		echo "fail"
+		warn "wrk: ${total:-0} requests, ${bad:-0} not 2xx: $(grep -E 'errors|Non-2xx' <<<"$out" | tr '\n' ' ')"
+		return
+	fi
+	grep -q 'Socket errors' <<<"$out" && warn "wrk: $(grep 'Socket errors' <<<"$out")"
+	echo "$rps"
+}
+
+# bulk CURL_PROXY_ARGS...: repeated 1 GiB downloads for DUR seconds (at
+# least one, at most 100); prints MiB/s over all of them.
+bulk() {
+	local url=http://127.0.0.1:$ORIGIN_PORT/1g out size t
+	local bytes=0 secs=0 i start=$SECONDS
+	load curl -s -o /dev/null --max-time "$WARM" "$@" "$url" || true
+	for ((i = 0; i < 100; i++)); do
+		out=$(load curl -s -S -o /dev/null --max-time 60 -w '%{size_download} %{time_total}' "$@" "$url" 2>&1) || {
+			echo "fail"
+			warn "curl $*: $out"
+			return
+		}
+		read -r size t <<<"$out"
+		if [[ $size != 1073741824 ]]; then
+			echo "fail"
+			warn "curl $*: got $size bytes, want 1073741824"
+			return
+		fi
+		bytes=$((bytes + size))
+		secs=$(awk -v a="$secs" -v b="$t" 'BEGIN {print a + b}')
+		((SECONDS - start >= DUR)) && break
+	done
+	awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.1f\n", b / s / 1048576}'
+}
+
+measure_connect_bulk() {
+	if [[ $1 == direct ]]; then bulk; else bulk -p -x "http://$2"; fi
+}
+
+measure_socks_bulk() {
+	if [[ $1 == direct ]]; then bulk; else bulk --socks5-hostname "$2"; fi
+}
+
+# rate MODE CAND ADDR: new tunnels per second with tunnelrate, 64 workers.
+rate() {
+	local mode=$1 out
+	[[ $2 == direct ]] && mode=direct
+	out=$(load "$BIN/tunnelrate" -mode "$mode" -proxy "$3" -target "127.0.0.1:$ORIGIN_PORT" \
+		-c 64 -warmup "${WARM}s" -d "${DUR}s" 2>"$TMP/tunnelrate.err") || {
+		echo "fail"
+		warn "tunnelrate: $out $(tail -n 3 "$TMP/tunnelrate.err")"
+		return
+	}
+	grep -q 'level=WARN' "$TMP/tunnelrate.err" && warn "tunnelrate: $(grep -m1 'level=WARN' "$TMP/tunnelrate.err")"
+	sed -n 's/^rate=\([0-9.]*\) .*/\1/p' <<<"$out"
+}
+
+measure_connect_rate() { rate connect "$@"; }
+measure_socks_rate() { rate socks5 "$@"; }
+
+# idle MODE CAND ADDR: IDLE_N idle connections; prints "rss pss fds" per
+# connection, or "n/s" when the candidate closes them instead of holding
+# them. For direct (idle-http only) the origin nginx holds them.
+idle() {
+	local mode=$1 pid=$CAND_PID out rc=0
+	if [[ $2 == direct ]]; then
+		mode=origin
+		pid=$ORIGIN_PID
+	fi
+	out=$(load "$BIN/idleconns" -mode "$mode" -proxy "$3" -target "127.0.0.1:$ORIGIN_PORT" \
+		-pid "$pid" -n "$IDLE_N" 2>"$TMP/idleconns.err") || rc=$?
+	if ((rc == 3)); then
+		echo "n/s"
+		warn "idleconns: $2 closed the idle connections instead of holding them: $out"
+		return
+	elif ((rc != 0)); then
+		echo "fail"
+		warn "idleconns: $out $(tail -n 3 "$TMP/idleconns.err")"
+		return
+	fi
+	local kv
+	kv=$(tr ' ' '\n' <<<"$out")
+	field() { sed -n "s/^$1=//p" <<<"$kv"; }
+	if (($(field fds_left) > 2 || $(field procs_added) > 0)); then
+		warn "idleconns: $2 with $IDLE_N idle $mode connections added $(field procs_added) processes;" \
+			"1 s after they closed it held $(field fds_left) more descriptors (pooled upstream connections or idle children)"
+	fi
+	echo "$(field rss_per_conn) $(field pss_per_conn) $(field fds_per_conn)"
+}
+
+measure_idle_connect() { idle connect "$@"; }
+measure_idle_socks() { idle socks5 "$@"; }
+measure_idle_http() { idle http "$@"; }
+
+# cpu_busy: percent of both CPUs busy over half a second, from /proc/stat.
+cpu_busy() {
+	local a b
+	a=$(awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
+	sleep 0.5
+	b=$(awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN {
+		split(a, x, " "); split(b, y, " ");
+		t = y[1] - x[1]; i = y[2] - x[2];
+		printf "%d\n", t > 0 ? 100 * (t - i) / t : 0 }'
+}
+
+# wait_quiet LABEL: between measurements nothing of ours runs but an idle
+# origin, so CPU use above 15% is someone else's (a build, a test). Wait up
+# to 60 s for it to pass; if it does not, measure anyway and say so, since
+# the figure is then suspect.
+wait_quiet() {
+	local i busy
+	for ((i = 0; i < 30; i++)); do
+		busy=$(cpu_busy)
+		((busy <= 15)) && return 0
+		sleep 1.5
+	done
+	warn "$1: the machine was ${busy}% busy with other work; this figure is suspect"
+}
