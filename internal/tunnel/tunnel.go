@@ -1,69 +1,261 @@
 // Package tunnel copies bytes both ways between a client and an origin for
 // CONNECT, SOCKS and upgraded connections: it honours half-close, ends a
 // tunnel that stays idle too long, counts bytes, and lets the kernel splice
-// between TCP sockets.
+// between TCP sockets without holding a splice pipe while the tunnel is idle.
 package tunnel
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // Options tune one tunnel.
 type Options struct {
-	// Idle ends the tunnel when no byte has moved either way for this long.
-	// 0 means no idle limit.
+	// Idle ends the tunnel when no byte has moved either way for this long;
+	// Join then returns an error that wraps ErrIdle. 0 means no idle limit.
 	Idle time.Duration
 	// ClientPending holds bytes the client already sent that the face read
-	// ahead while parsing its request; they are written to the origin first.
+	// ahead while parsing its request (for example sniff.Conn.Peeked); they
+	// are written to the origin first and counted in Result.Up.
 	ClientPending []byte
 }
 
-// Result is what moved through a tunnel.
+// Result is what moved through a tunnel: bytes written to the receiving
+// side, so a byte read but never delivered is not counted.
 type Result struct {
 	Up   int64 // client → origin, ClientPending included
 	Down int64 // origin → client
 }
 
-// Join copies between client and origin until both directions have ended,
-// then closes both connections. Pass the raw connections (*net.TCPConn) so
-// that the copy can use splice.
-func Join(client, origin net.Conn, o Options) (Result, error) {
-	var (
-		res     Result
-		wg      sync.WaitGroup
-		upErr   error
-		downErr error
-	)
-	if len(o.ClientPending) > 0 {
-		n, err := origin.Write(o.ClientPending)
-		res.Up += int64(n)
-		if err != nil {
-			client.Close()
-			origin.Close()
-			return res, err
-		}
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var n int64
-		n, downErr = io.Copy(client, origin)
-		res.Down = n
-		closeWrite(client)
-	}()
-	n, upErr := io.Copy(origin, client)
-	res.Up += n
-	closeWrite(origin)
-	wg.Wait()
-	client.Close()
-	origin.Close()
-	return res, errors.Join(upErr, downErr)
+// ErrIdle is wrapped by the error Join returns when it ended the tunnel
+// because no byte moved for Options.Idle.
+var ErrIdle = errors.New("tunnel idle")
+
+// Peer names one end of a tunnel in an *Error.
+type Peer string
+
+// The two ends of a tunnel.
+const (
+	Client Peer = "client"
+	Origin Peer = "origin"
+)
+
+// Error is an abnormal end of one direction of a tunnel: a reset by a peer
+// that had not closed first, a timeout of the kernel's keep-alive, and the
+// like. Normal ends (EOF, a connection closed by Join or by the caller, a
+// reset by a peer that had already sent its FIN) are not errors.
+type Error struct {
+	Op   string // "read" or "write"
+	Peer Peer   // the end that Op was done on
+	Err  error
 }
 
+func (e *Error) Error() string { return fmt.Sprintf("tunnel: %s %s: %v", e.Op, e.Peer, e.Err) }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Join copies between client and origin until both directions have ended,
+// then closes both connections. When one side ends its sending half (FIN),
+// the other side's sending half is closed (CloseWrite) and the other
+// direction keeps going until it ends too (RFC 9293 §3.6 half-close). An
+// abnormal end of either direction closes both connections at once.
+//
+// Pass the raw connections (*net.TCPConn, not wrappers) so that on Linux the
+// kernel splices between them; any other net.Conn is copied through a pooled
+// buffer. The returned error is nil for normal ends; otherwise it is one or
+// two *Error joined, or wraps ErrIdle.
+func Join(client, origin net.Conn, o Options) (Result, error) {
+	t := &tunnel{idle: o.Idle}
+	t.up = direction{t: t, src: client, dst: origin, from: Client, to: Origin, pending: o.ClientPending}
+	t.down = direction{t: t, src: origin, dst: client, from: Origin, to: Client}
+	if o.Idle > 0 {
+		t.start = time.Now()
+		t.timer = time.AfterFunc(o.Idle, t.checkIdle)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go t.down.run(&wg)
+	t.up.run(nil)
+	wg.Wait()
+	t.done.Store(true)
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	client.Close()
+	origin.Close()
+	return Result{Up: t.up.n, Down: t.down.n}, t.err()
+}
+
+// tunnel is the state the two directions share.
+type tunnel struct {
+	up, down direction
+	idle     time.Duration
+	start    time.Time    // monotonic base for last
+	last     atomic.Int64 // time since start when a byte last moved
+	timer    *time.Timer  // nil without an idle limit
+	idled    atomic.Bool  // checkIdle ended the tunnel
+	done     atomic.Bool  // Join has returned or is returning
+	aborted  sync.Once
+}
+
+// touch records that bytes moved. It is an atomic store and a clock read,
+// cheap enough per chunk; the timer is only re-armed when it fires.
+func (t *tunnel) touch() {
+	if t.timer != nil {
+		t.last.Store(int64(time.Since(t.start)))
+	}
+}
+
+// checkIdle runs when the idle timer fires: it ends the tunnel if nothing
+// moved for t.idle, or re-arms the timer for the rest of the period. One
+// timer per tunnel and no deadline resets on the hot path.
+func (t *tunnel) checkIdle() {
+	if t.done.Load() {
+		return
+	}
+	quiet := time.Since(t.start) - time.Duration(t.last.Load())
+	if quiet < t.idle {
+		t.timer.Reset(t.idle - quiet)
+		return
+	}
+	t.idled.Store(true)
+	t.abort()
+}
+
+// abort closes both connections so that both directions stop now; blocked
+// reads, writes and readiness waits return net.ErrClosed.
+func (t *tunnel) abort() {
+	t.aborted.Do(func() {
+		t.up.src.Close()
+		t.up.dst.Close()
+	})
+}
+
+func (t *tunnel) err() error {
+	if t.idled.Load() {
+		return fmt.Errorf("tunnel: no byte moved for %v: %w", t.idle, ErrIdle)
+	}
+	return errors.Join(t.up.failure(), t.down.failure())
+}
+
+// direction is one way of a tunnel: it reads src and writes dst.
+type direction struct {
+	t        *tunnel
+	src, dst net.Conn
+	from, to Peer
+	pending  []byte
+	n        int64 // bytes written to dst
+	err      *Error
+	fin      atomic.Bool // src sent FIN: its reads ended with EOF
+	peek     [1]byte     // MSG_PEEK target while waiting for readability
+}
+
+// run copies until src ends, then half-closes dst; on an error it aborts the
+// whole tunnel. It runs on its own goroutine for the down direction, so the
+// stack of an idle tunnel reads tunnel.(*direction).run.
+func (d *direction) run(wg *sync.WaitGroup) {
+	if wg != nil {
+		defer wg.Done()
+	}
+	d.err = d.copy()
+	if d.err == nil {
+		d.fin.Store(true)
+		closeWrite(d.dst)
+		return
+	}
+	d.t.abort()
+}
+
+// copy moves bytes until src reports EOF (nil) or something fails.
+func (d *direction) copy() *Error {
+	if len(d.pending) > 0 {
+		n, err := d.dst.Write(d.pending)
+		d.n += int64(n)
+		d.pending = nil
+		if err != nil {
+			return &Error{Op: "write", Peer: d.to, Err: err}
+		}
+		d.t.touch()
+	}
+	if done, err := d.splice(); done {
+		return err
+	}
+	return d.copyBuffer()
+}
+
+// bufPool holds the copy buffers of the non-splice path. A buffer is taken
+// only once src has data (where readiness can be waited for), so an idle
+// tunnel holds none.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyBuffer is the portable copy loop, used when either side is not a
+// *net.TCPConn or the platform has no splice.
+func (d *direction) copyBuffer() *Error {
+	wait := d.readWaiter()
+	for {
+		if wait != nil {
+			if err := wait(); err != nil {
+				return &Error{Op: "read", Peer: d.from, Err: err}
+			}
+		}
+		bp := bufPool.Get().(*[]byte)
+		n, rerr := d.src.Read(*bp)
+		if n > 0 {
+			d.t.touch()
+			w, werr := d.dst.Write((*bp)[:n])
+			d.n += int64(w)
+			if werr != nil {
+				bufPool.Put(bp)
+				return &Error{Op: "write", Peer: d.to, Err: werr}
+			}
+			d.t.touch()
+		}
+		bufPool.Put(bp)
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return &Error{Op: "read", Peer: d.from, Err: rerr}
+		}
+	}
+}
+
+// failure returns d.err unless it is a normal end: a connection closed by
+// Join's abort or by the caller, or a reset or broken pipe from a peer that
+// had already sent its FIN (it closed its socket with data still arriving).
+func (d *direction) failure() error {
+	if d.err == nil {
+		return nil
+	}
+	err := d.err.Err
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		if d.t.sentFIN(d.err.Peer) {
+			return nil
+		}
+	}
+	return d.err
+}
+
+// sentFIN reports whether peer ended its sending half before.
+func (t *tunnel) sentFIN(p Peer) bool {
+	if p == Client {
+		return t.up.fin.Load()
+	}
+	return t.down.fin.Load()
+}
+
+// closeWrite sends FIN on c. A connection that cannot half-close is closed
+// instead: the peer still learns that no more bytes come, at the price of the
+// other direction.
 func closeWrite(c net.Conn) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()

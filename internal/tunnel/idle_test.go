@@ -1,0 +1,210 @@
+package tunnel
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// naiveJoin is the tunnel PERFORMANCE.md warns about: two io.Copy calls
+// between *net.TCPConn reach splice through TCPConn.ReadFrom, and each
+// blocked call holds a splice pipe. Kept here as the baseline.
+func naiveJoin(client, origin *net.TCPConn) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		io.Copy(client, origin)
+		client.CloseWrite()
+	}()
+	io.Copy(origin, client)
+	origin.CloseWrite()
+	wg.Wait()
+	client.Close()
+	origin.Close()
+}
+
+// fleet is n tunnels' sockets: the test's ends and the proxy's ends.
+type fleet struct {
+	clients, origins []*net.TCPConn // test ends
+	proxyC, proxyO   []*net.TCPConn // proxy ends, handed to the tunnel
+}
+
+// openFleet makes n client⇄proxy and n proxy⇄origin loopback connections
+// through two listeners.
+func openFleet(t testing.TB, n int) *fleet {
+	t.Helper()
+	f := &fleet{}
+	pairs := func(dialed, accepted *[]*net.TCPConn) {
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		for range n {
+			d, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := ln.AcceptTCP()
+			if err != nil {
+				t.Fatal(err)
+			}
+			*dialed, *accepted = append(*dialed, d), append(*accepted, a)
+		}
+	}
+	pairs(&f.clients, &f.proxyC)
+	pairs(&f.proxyO, &f.origins)
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *fleet) close() {
+	for _, cs := range [][]*net.TCPConn{f.clients, f.origins, f.proxyC, f.proxyO} {
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+}
+
+// pingAll moves one byte each way through every tunnel, so that each
+// direction has spliced (and taken a pipe) at least once before going idle.
+func (f *fleet) pingAll(t testing.TB) {
+	t.Helper()
+	b := make([]byte, 1)
+	for i := range f.clients {
+		for _, p := range [][2]*net.TCPConn{{f.clients[i], f.origins[i]}, {f.origins[i], f.clients[i]}} {
+			if _, err := p[0].Write([]byte{'x'}); err != nil {
+				t.Fatal(err)
+			}
+			p[1].SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(p[1], b); err != nil {
+				t.Fatalf("tunnel %d: %v", i, err)
+			}
+		}
+	}
+}
+
+// drainPipePool closes the pooled empty pipes, so that descriptor counts
+// show only what tunnels hold.
+func drainPipePool() {
+	for {
+		select {
+		case p := <-pipes:
+			syscall.Close(p.r)
+			syscall.Close(p.w)
+		default:
+			return
+		}
+	}
+}
+
+// fdsPerIdleTunnel opens n tunnels with start, pings them, and returns the
+// descriptors the proxy side holds per idle tunnel.
+func fdsPerIdleTunnel(t *testing.T, n int, start func(f *fleet, i int)) float64 {
+	drainPipePool()
+	before := openFDs(t)
+	f := openFleet(t, n)
+	for i := range n {
+		start(f, i)
+	}
+	f.pingAll(t)
+	time.Sleep(100 * time.Millisecond) // let every direction go back to waiting
+	drainPipePool()
+	after := openFDs(t)
+	// The test's own ends are two descriptors per tunnel.
+	return float64(after-before-2*n) / float64(n)
+}
+
+func TestIdleTunnelsHoldTwoDescriptorsEach(t *testing.T) {
+	const n = 200
+	checkGoroutines(t)
+	got := fdsPerIdleTunnel(t, n, func(f *fleet, i int) {
+		go Join(f.proxyC[i], f.proxyO[i], Options{})
+	})
+	t.Logf("Join: %.2f descriptors per idle tunnel", got)
+	if got > 2.05 {
+		t.Errorf("Join holds %.2f descriptors per idle tunnel, want 2 (no splice pipes while idle)", got)
+	}
+	naive := fdsPerIdleTunnel(t, n, func(f *fleet, i int) {
+		go naiveJoin(f.proxyC[i], f.proxyO[i])
+	})
+	t.Logf("plain io.Copy tunnel: %.2f descriptors per idle tunnel", naive)
+}
+
+// vmRSS reads this process's resident set size in bytes.
+func vmRSS(t testing.TB) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Skip("no VmRSS")
+	return 0
+}
+
+// settle collects garbage and hands free memory back, then returns RSS and
+// the Go heap and stack bytes in use.
+func settle(t testing.TB) (rss, goMem int64) {
+	time.Sleep(100 * time.Millisecond)
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return vmRSS(t), int64(ms.HeapInuse + ms.StackInuse)
+}
+
+// TestIdleTunnelMemory measures what an idle tunnel costs on top of its two
+// sockets: RSS and Go heap+stack per tunnel, for Join and for the plain
+// io.Copy tunnel. Numbers go to the log (-v); the bound is loose on purpose.
+func TestIdleTunnelMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 2,000 tunnels")
+	}
+	const n = 2000
+	for _, tc := range []struct {
+		desc  string
+		start func(f *fleet, i int)
+		limit int64 // bytes per tunnel, 0 for no check
+	}{
+		{desc: "Join", limit: 16 << 10, start: func(f *fleet, i int) {
+			go Join(f.proxyC[i], f.proxyO[i], Options{Idle: time.Hour})
+		}},
+		{desc: "plain io.Copy", start: func(f *fleet, i int) {
+			go naiveJoin(f.proxyC[i], f.proxyO[i])
+		}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			f := openFleet(t, n)
+			rss0, go0 := settle(t)
+			for i := range n {
+				tc.start(f, i)
+			}
+			f.pingAll(t)
+			drainPipePool()
+			rss1, go1 := settle(t)
+			perRSS, perGo := (rss1-rss0)/n, (go1-go0)/n
+			t.Logf("%s: %d B RSS, %d B Go heap+stack per idle tunnel (sockets excluded)", tc.desc, perRSS, perGo)
+			if tc.limit > 0 && perGo > tc.limit {
+				t.Errorf("%d B of Go memory per idle tunnel, want under %d", perGo, tc.limit)
+			}
+			f.close()
+		})
+	}
+}
