@@ -44,6 +44,11 @@ func (r *Reader) Reset(src io.Reader) {
 	r.raw = nil
 }
 
+// SetSource changes where r reads from, keeping buffered bytes. A server
+// uses it to read from the raw connection once a sniffing wrapper has
+// replayed its bytes, so that bodies can splice.
+func (r *Reader) SetSource(src io.Reader) { r.src = src }
+
 // drop returns the buffer to the pool (if it came from there) and forgets
 // any buffered bytes.
 func (r *Reader) drop() {

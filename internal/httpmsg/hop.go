@@ -1,18 +1,21 @@
 package httpmsg
 
-// HopByHop is a list of fields that describe one connection rather than the
-// message, so an intermediary removes them before forwarding (RFC 9110
-// §7.6.1). Keeping the rules as data lets each direction and each face say
-// exactly what it strips.
-type HopByHop []string
+// FieldNames is a list of field names, matched ignoring case. Header rules
+// are kept as such lists so that each direction and each face says exactly
+// what it strips.
+type FieldNames []string
 
+// RequestHopByHop lists the fields that describe one connection rather than
+// the message, so an intermediary removes them from a request before
+// forwarding it (RFC 9110 §7.6.1).
+//
 // RequestHopByHop is what a proxy strips from a request it forwards. Besides
 // the fields RFC 9110 §7.6.1 names (Connection, Proxy-Connection, Keep-Alive,
 // TE, Transfer-Encoding, Upgrade), it drops Trailer (the codec re-announces
 // trailers it forwards) and the proxy's own authentication fields
 // (Proxy-Authorization carries the client's credentials for this proxy,
 // RFC 9110 §11.7.2, and must never reach the origin).
-var RequestHopByHop = HopByHop{
+var RequestHopByHop = FieldNames{
 	"Connection",
 	"Keep-Alive",
 	"Proxy-Connection",
@@ -27,7 +30,7 @@ var RequestHopByHop = HopByHop{
 // ResponseHopByHop is what a proxy strips from a response it forwards. An
 // origin's Proxy-Authenticate is left alone: it is addressed to whatever
 // proxy the client configured.
-var ResponseHopByHop = HopByHop{
+var ResponseHopByHop = FieldNames{
 	"Connection",
 	"Keep-Alive",
 	"Proxy-Connection",
@@ -39,7 +42,7 @@ var ResponseHopByHop = HopByHop{
 }
 
 // Contains reports whether name is on the list, ignoring case.
-func (l HopByHop) Contains(name []byte) bool {
+func (l FieldNames) Contains(name []byte) bool {
 	for _, n := range l {
 		if EqualFold(name, n) {
 			return true
@@ -55,7 +58,7 @@ func (l HopByHop) Contains(name []byte) bool {
 //
 // Callers add their own fields (Via, X-Forwarded-For, framing) after this, so
 // a client cannot name them in Connection to have them dropped.
-func (h *Header) RemoveHopByHop(list HopByHop, keepUpgrade bool) {
+func (h *Header) RemoveHopByHop(list FieldNames, keepUpgrade bool) {
 	// One Connection field makes one list to consult; its bytes stay put in
 	// the storage while the field index is compacted below.
 	var options []byte
@@ -80,4 +83,10 @@ func listHasBytes(list, name []byte) bool {
 		}
 	}
 	return false
+}
+
+// DelNames removes every field whose name is on list and returns how many
+// it removed.
+func (h *Header) DelNames(list FieldNames) int {
+	return h.delFunc(list.Contains)
 }

@@ -1,0 +1,161 @@
+package forward
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"net/netip"
+
+	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/http1"
+	"github.com/janus-proxy/janus/internal/httpmsg"
+	"github.com/janus-proxy/janus/internal/outbound"
+)
+
+// challengeField asks for Basic credentials (RFC 9110 §11.7.1, RFC 7617).
+func challengeField(h *httpmsg.Header) {
+	h.AddString("Proxy-Authenticate", `Basic realm="janus"`)
+}
+
+// identify returns the user that Proxy-Authorization names, nil when the
+// client sent none. After bad credentials it answers 407 itself and reports
+// false. A connection's last verified credentials are remembered, so a
+// client that sends them with every request is verified once.
+func (c *conn) identify(f http1.Framing) (*gate.Identity, bool) {
+	v := c.req.Header.Get("Proxy-Authorization")
+	if v == nil {
+		return nil, true
+	}
+	if c.authUser != nil && bytes.Equal(v, c.authRaw) {
+		c.x.user = c.authUser.Name
+		return c.authUser, true
+	}
+	name, password, ok := parseBasic(v)
+	if !ok {
+		c.x.rule = gate.RuleAuth
+		c.challenge("malformed Proxy-Authorization: want Basic credentials", f)
+		return nil, false
+	}
+	c.x.user = name
+	id, err := c.s.o.Gate.Authenticate(name, password)
+	if err != nil {
+		// The error names the user, never the password.
+		c.x.rule = gate.RuleAuth
+		c.challenge("authentication failed: "+err.Error(), f)
+		return nil, false
+	}
+	c.authRaw = append(c.authRaw[:0], v...)
+	c.authUser = id
+	return id, true
+}
+
+// parseBasic decodes "Basic base64(user:password)" (RFC 7617 §2).
+func parseBasic(v []byte) (name, password string, ok bool) {
+	const prefix = "basic "
+	if len(v) <= len(prefix) || !httpmsg.EqualFold(v[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(httpmsg.TrimOWS(v[len(prefix):])))
+	if err != nil {
+		return "", "", false
+	}
+	i := bytes.IndexByte(raw, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	return string(raw[:i]), string(raw[i+1:]), true
+}
+
+// challenge answers 407 with a Basic challenge.
+func (c *conn) challenge(msg string, f http1.Framing) {
+	if !f.Empty() {
+		c.x.closeConn = true
+	}
+	c.reply(407, msg, challengeField)
+	c.logError(msg)
+}
+
+// decide asks the gate about the request. It answers 407 or 403 itself and
+// reports false when the request may not go on.
+func (c *conn) decide(proto gate.Protocol, f http1.Framing) (gate.Request, bool) {
+	user, ok := c.identify(f)
+	if !ok {
+		return gate.Request{}, false
+	}
+	gr := gate.Request{
+		Client:   c.client.Addr(),
+		User:     user,
+		Protocol: proto,
+		Method:   c.strs.method(c.req.Method),
+		Host:     c.strs.host(c.req.Host),
+		Port:     c.req.Port,
+	}
+	d := c.s.o.Gate.Decide(&gr)
+	c.x.rule = d.Rule
+	switch d.Verdict {
+	case gate.Challenge:
+		c.challenge("proxy authentication required", f)
+		return gr, false
+	case gate.Deny:
+		c.deny(d.Rule, nil, f)
+		return gr, false
+	}
+	return gr, true
+}
+
+// deny answers 403 naming the rule; cause, if any, goes to the log only.
+func (c *conn) deny(rule string, cause error, f http1.Framing) {
+	msg := "access denied by rule " + rule
+	if !f.Empty() && !c.body.Done() {
+		c.x.closeConn = true
+	}
+	c.x.rule = rule
+	c.reply(403, msg, nil)
+	if cause != nil {
+		c.logError(msg + ": " + cause.Error())
+		return
+	}
+	c.logError(msg)
+}
+
+// dialFailed answers a failed dial: 403 naming the rule when the policy
+// refused the resolved address or the target is Janus itself, 504 on a
+// timeout, 502 otherwise.
+func (c *conn) dialFailed(err error, f http1.Framing) {
+	switch outbound.KindOf(err) {
+	case outbound.KindDenied:
+		rule := "denied"
+		var de *gate.DeniedError
+		if errors.As(err, &de) {
+			rule = de.Rule
+		}
+		c.deny(rule, err, f)
+		return
+	case outbound.KindLoop:
+		c.deny("loop", err, f)
+		return
+	case outbound.KindTimeout:
+		c.fail(504, "timeout connecting to origin", err, f)
+		return
+	}
+	c.fail(502, "cannot connect to origin", err, f)
+}
+
+// fail answers a gateway error (502, 504) and logs the cause.
+func (c *conn) fail(status int, msg string, cause error, f http1.Framing) {
+	if !f.Empty() && !c.body.Done() {
+		c.x.closeConn = true
+	}
+	c.reply(status, msg, nil)
+	text := msg
+	if cause != nil {
+		text = msg + ": " + cause.Error()
+	}
+	c.logError(text)
+}
+
+// deniedAt builds the error of a reused connection whose address the
+// policy no longer allows for this request.
+func deniedAt(host string, addr netip.Addr, err error) error {
+	return &outbound.Error{Kind: outbound.KindDenied, Host: host, Addr: addr, Err: err}
+}

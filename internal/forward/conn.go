@@ -1,0 +1,311 @@
+package forward
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/http1"
+	"github.com/janus-proxy/janus/internal/httpmsg"
+	"github.com/janus-proxy/janus/internal/observe"
+	"github.com/janus-proxy/janus/internal/sniff"
+)
+
+// Connection states, for Shutdown.
+const (
+	stateActive int32 = iota
+	stateIdle
+)
+
+// aLongTimeAgo is a deadline in the past: setting it wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is one client connection. Its messages and buffers are reused from
+// one request to the next and, through connPool, from one connection to the
+// next, so that a steady stream of requests allocates nothing.
+type conn struct {
+	s      *Server
+	sc     *sniff.Conn
+	raw    net.Conn     // the accepted connection, for deadlines and tunnels
+	tcp    *net.TCPConn // raw as TCP, nil if it is not
+	client netip.AddrPort
+	ipText []byte // the client's address in text, for X-Forwarded-For
+	state  atomic.Int32
+
+	r    http1.Reader
+	w    http1.Writer
+	req  httpmsg.RequestHead // as the client sent it; never changed
+	body http1.Body          // the request's content
+	out  httpmsg.RequestHead // the copy sent to the origin
+	resp httpmsg.ResponseHead
+	rout httpmsg.ResponseHead // the copy sent to the client
+	rb   http1.Body           // the response's content
+	trl  httpmsg.Header       // trailer fields on their way on
+	wdl  time.Time            // the client's write deadline
+
+	// Per-request results, for the access log and keep-alive decisions.
+	x exchange
+
+	// Strings that usually repeat on a connection, kept so that repeats
+	// cost a comparison rather than an allocation.
+	strs     stringCache
+	keyBuf   []byte
+	tgtBuf   []byte
+	authRaw  []byte         // the Proxy-Authorization value last verified
+	authUser *gate.Identity // who it identified
+	entry    observe.Entry
+	pumpDone chan pumpResult
+}
+
+// exchange is what one request did.
+type exchange struct {
+	start     time.Time
+	status    int
+	rule      string
+	user      string
+	err       string
+	up, down  int64
+	closeConn bool // the client connection must close after this exchange
+}
+
+var connPool = sync.Pool{New: func() any { return new(conn) }}
+
+func (s *Server) newConn(sc *sniff.Conn) *conn {
+	c := connPool.Get().(*conn)
+	c.s = s
+	c.sc = sc
+	c.raw = sc.Raw
+	if c.raw == nil {
+		c.raw = sc.Conn
+	}
+	c.tcp, _ = c.raw.(*net.TCPConn)
+	c.client = clientAddr(c.raw)
+	c.ipText = c.client.Addr().AppendTo(c.ipText[:0])
+	c.state.Store(stateActive)
+	c.r.Reset(sc)
+	c.w.Reset(c.raw)
+	return c
+}
+
+func (s *Server) endConn(c *conn) {
+	s.untrack(c)
+	c.r.Reset(nil)
+	c.w.Reset(nil)
+	c.raw.Close()
+	// Drop references that would keep the connection or identities alive,
+	// then recycle the storage.
+	c.s, c.sc, c.raw, c.tcp = nil, nil, nil, nil
+	c.authRaw, c.authUser = c.authRaw[:0], nil
+	c.strs = stringCache{}
+	c.entry = observe.Entry{}
+	c.x = exchange{}
+	c.wdl = time.Time{}
+	if c.req.Header.Len() > 64 || cap(c.keyBuf) > 1024 {
+		return // unusually large: let it go rather than pin it
+	}
+	connPool.Put(c)
+}
+
+// wake interrupts an idle wait (Shutdown).
+func (c *conn) wake() { _ = c.raw.SetReadDeadline(aLongTimeAgo) }
+
+// serve reads and answers requests until the connection ends.
+func (c *conn) serve() {
+	s := c.s
+	first := true
+	for {
+		if !c.waitRequest(first) {
+			return
+		}
+		first = false
+		c.x = exchange{start: time.Now()}
+		f, err := http1.ReadRequest(&c.r, &c.req, s.limits)
+		if err != nil {
+			c.badRequest(err)
+			return
+		}
+		if c.tcp != nil && len(c.sc.Peeked) == 0 {
+			// The sniffed byte has been replayed: read the raw socket from
+			// now on, so that bodies can splice and idle waits hold no
+			// buffer.
+			c.r.SetSource(c.tcp)
+			if rc, err := c.tcp.SyscallConn(); err == nil {
+				c.r.SetRawConn(rc)
+			}
+		}
+		if !c.handle(f) {
+			return
+		}
+		if s.shutting.Load() {
+			return
+		}
+	}
+}
+
+// waitRequest waits for the next request's first bytes. It reports false
+// when the connection should close quietly: the client closed, went idle
+// too long, or a drain began.
+func (c *conn) waitRequest(first bool) bool {
+	s := c.s
+	if c.r.Buffered() > 0 {
+		// A pipelined request is already here.
+		return c.raw.SetReadDeadline(time.Now().Add(s.o.HeaderTimeout)) == nil
+	}
+	timeout := s.o.IdleTimeout
+	if first {
+		// The listener saw a first byte; the head must follow promptly.
+		timeout = s.o.HeaderTimeout
+	}
+	c.w.Release()
+	if err := c.raw.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return false
+	}
+	c.state.Store(stateIdle)
+	if s.shutting.Load() {
+		return false
+	}
+	err := c.r.FillIdle()
+	c.state.Store(stateActive)
+	if err != nil {
+		return false
+	}
+	return first || c.raw.SetReadDeadline(time.Now().Add(s.o.HeaderTimeout)) == nil
+}
+
+// badRequest answers a head that could not be read, then the connection
+// closes (where the next request would start is unknown). A connection
+// that ended or timed out before a byte closes without a word.
+func (c *conn) badRequest(err error) {
+	var he *http1.Error
+	if !errors.As(err, &he) {
+		return
+	}
+	c.x.closeConn = true
+	c.reply(he.Status, he.Msg, nil)
+	c.logError(he.Msg)
+}
+
+// handle serves one request and reports whether the connection goes on.
+func (c *conn) handle(f http1.Framing) bool {
+	s := c.s
+	c.body.Reset(&c.r, f, 400, s.o.MaxHeaderBytes)
+	switch {
+	case c.req.Form == httpmsg.AuthorityForm:
+		if !s.o.AllowCONNECT {
+			return c.refuse(405, "CONNECT is not enabled on this listener", f)
+		}
+		return c.connect(f)
+	case c.req.Form != httpmsg.AbsoluteForm:
+		// Origin-form or asterisk-form: this is a proxy, not a web server.
+		return c.refuse(400, "not a proxy request: the target must be an absolute http:// URI or CONNECT host:port", f)
+	case !s.o.AllowHTTP:
+		return c.refuse(405, "HTTP proxying is not enabled on this listener", f)
+	case httpmsg.EqualFold(c.req.Scheme, "https"):
+		return c.refuse(400, "https:// targets are not proxied; use CONNECT", f)
+	case !httpmsg.EqualFold(c.req.Scheme, "http"):
+		return c.refuse(400, "unsupported URI scheme", f)
+	}
+	return c.proxy(f)
+}
+
+// refuse answers a request with an error of ours and logs it. The
+// connection goes on only if the request had no content to skip.
+func (c *conn) refuse(status int, msg string, f http1.Framing) bool {
+	if !f.Empty() {
+		c.x.closeConn = true
+	}
+	c.x.status = status
+	c.reply(status, msg, nil)
+	c.logError(msg)
+	return !c.x.closeConn
+}
+
+// reply writes a short text/plain response of ours. extra adds fields.
+func (c *conn) reply(status int, msg string, extra func(*httpmsg.Header)) {
+	s := c.s
+	c.x.status = status
+	if !c.clientKeepAlive() || s.shutting.Load() {
+		c.x.closeConn = true
+	}
+	h := &c.rout
+	h.Reset()
+	h.Version = httpmsg.HTTP11
+	h.Status = status
+	h.Header.AddString("Content-Type", "text/plain; charset=utf-8")
+	var num [20]byte
+	h.Header.SetBytes("Content-Length", appendInt(num[:0], int64(len(msg)+1)))
+	if extra != nil {
+		extra(&h.Header)
+	}
+	s.o.Anonymity.applyResponse(&h.Header, s.via11)
+	if c.x.closeConn {
+		h.Header.AddString("Connection", "close")
+	} else if !c.req.Version.AtLeast(1, 1) {
+		h.Header.AddString("Connection", "keep-alive")
+	}
+	c.extendWrite()
+	c.w.WriteResponseHead(h)
+	if !httpmsg.EqualFold(c.req.Method, "HEAD") {
+		c.w.WriteString(msg)
+		c.w.WriteString("\n")
+	}
+	if err := c.w.Flush(); err != nil {
+		c.x.closeConn = true
+	}
+}
+
+// clientKeepAlive reports whether the client wants the connection kept
+// (RFC 9112 §9.3): HTTP/1.1 unless it says close; HTTP/1.0 only when it
+// asks for keep-alive. Proxy-Connection, which old clients send to proxies
+// instead of Connection, counts the same.
+func (c *conn) clientKeepAlive() bool {
+	h := &c.req.Header
+	if c.req.Version.AtLeast(1, 1) {
+		return !h.HasToken("Connection", "close") && !h.HasToken("Proxy-Connection", "close")
+	}
+	return h.HasToken("Connection", "keep-alive") || h.HasToken("Proxy-Connection", "keep-alive")
+}
+
+// isTimeout reports whether err is a deadline that passed.
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isClosedBeforeResponse reports whether err says an origin connection was
+// closed or reset: on a reused connection that read nothing, the origin
+// most likely closed it while idle.
+func isClosedBeforeResponse(err error) bool {
+	return err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+func appendInt(b []byte, n int64) []byte {
+	if n == 0 {
+		return append(b, '0')
+	}
+	var tmp [20]byte
+	i := len(tmp)
+	for n > 0 {
+		i--
+		tmp[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, tmp[i:]...)
+}
+
+func stack() string {
+	buf := make([]byte, 8<<10)
+	return string(buf[:runtime.Stack(buf, false)])
+}

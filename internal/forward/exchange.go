@@ -1,0 +1,316 @@
+package forward
+
+import (
+	"io"
+	"time"
+
+	"github.com/janus-proxy/janus/internal/http1"
+	"github.com/janus-proxy/janus/internal/httpmsg"
+)
+
+// pumpResult is what a request-content pump did.
+type pumpResult struct {
+	n   int64
+	err error
+}
+
+// sending tracks the request's content on its way to the origin.
+type sending struct {
+	started  bool // some content was consumed from the client
+	done     bool // all content was sent
+	pumping  bool // a pump goroutine is sending it
+	buffered int  // content sent from the read buffer, not consumed yet
+	err      error
+}
+
+// roundTrip sends the request on oc and relays the response. It reports
+// true, having written nothing to the client, when oc turned out to be a
+// pooled connection the origin had closed and the request may go again on a
+// fresh one; it then leaves oc to the caller.
+func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
+	s := c.s
+	f := p.f
+	_ = oc.Conn.SetDeadline(time.Now().Add(s.o.ResponseTimeout))
+	readBefore := oc.R.Count()
+	oc.W.WriteRequestHead(&c.out)
+
+	var snd sending
+	switch {
+	case f.Empty():
+		snd.done = true
+	case p.expect:
+		// Content waits for the origin's 100 (or a timeout).
+	case f.Kind == http1.LengthBody && int64(c.r.Buffered()) >= f.Length:
+		// The whole content is here: send it with the head, and consume it
+		// only once the origin answers, so a retry can send it again.
+		_, _ = oc.W.Write(c.r.Bytes()[:f.Length])
+		snd.buffered = int(f.Length)
+		snd.done = true
+	default:
+		if err := oc.W.Flush(); err != nil {
+			return c.sendFailed(oc, &snd, readBefore, err)
+		}
+		c.startPump(oc, &snd)
+	}
+	if !snd.pumping {
+		if err := oc.W.Flush(); err != nil {
+			return c.sendFailed(oc, &snd, readBefore, err)
+		}
+	}
+	if p.expect {
+		c.awaitContinue(oc, &snd)
+	}
+
+	// Read responses; 1xx ones are passed on (RFC 9110 §15.2).
+	var fr http1.Framing
+	for interim := 0; ; interim++ {
+		var err error
+		fr, err = http1.ReadResponse(&oc.R, &c.resp, c.req.Method, s.limits)
+		if err != nil {
+			if oc.Reused && !snd.started && oc.R.Count() == readBefore && isClosedBeforeResponse(err) {
+				c.finishPump(oc, &snd, false)
+				return true
+			}
+			c.responseFailed(oc, &snd, err)
+			return false
+		}
+		if c.resp.Status == 101 {
+			if !p.upgrade {
+				c.responseFailed(oc, &snd, errUnasked101)
+				return false
+			}
+			c.switchProtocols(oc)
+			return false
+		}
+		if !c.resp.Informational() {
+			break
+		}
+		if interim == maxInterim {
+			c.responseFailed(oc, &snd, errTooManyInterim)
+			return false
+		}
+		if c.resp.Status == 100 && p.expect && !snd.started && !snd.pumping {
+			c.startPump(oc, &snd)
+		}
+		if c.req.Version.AtLeast(1, 1) {
+			// HTTP/1.0 clients never see 1xx (RFC 9110 §15.2).
+			c.writeInterim()
+		}
+	}
+	c.consumeBuffered(&snd)
+
+	c.x.status = c.resp.Status
+	chunkedOut := c.writeResponseHead(fr)
+	c.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
+	relayErr := c.relayBody(oc, fr, chunkedOut)
+	c.x.down = c.rb.Count()
+
+	if snd.pumping {
+		// A successful response lets the upload finish (the origin may
+		// still be reading); any other ends it.
+		c.finishPump(oc, &snd, relayErr == nil && c.resp.Status < 300)
+	}
+	if !snd.done {
+		// Content the origin never asked for (Expect) or never took is
+		// still in the client's stream: that connection cannot go on.
+		c.x.closeConn = true
+	}
+	c.x.up = c.body.Count()
+
+	reuse := relayErr == nil && snd.done && snd.err == nil && c.rb.Done() && fr.Kind != http1.CloseBody &&
+		originKeepAlive(&c.resp)
+	if reuse {
+		s.pool.Put(oc)
+	} else {
+		oc.Close()
+	}
+	if relayErr != nil {
+		c.x.closeConn = true
+		c.x.err = "relaying response: " + relayErr.Error()
+	}
+	c.logAccess()
+	return false
+}
+
+// consumeBuffered marks content sent straight from the read buffer as read.
+func (c *conn) consumeBuffered(snd *sending) {
+	for snd.buffered > 0 {
+		chunk, err := c.body.Next()
+		if err != nil {
+			break
+		}
+		c.body.Consume(len(chunk))
+		snd.buffered -= len(chunk)
+	}
+	snd.buffered = 0
+}
+
+// sendFailed handles a failed write of the request head. On a reused
+// connection it asks for a retry when nothing was consumed.
+func (c *conn) sendFailed(oc *http1.ClientConn, snd *sending, readBefore int64, err error) bool {
+	if oc.Reused && !snd.started && oc.R.Count() == readBefore && isClosedBeforeResponse(err) {
+		return true
+	}
+	c.responseFailed(oc, snd, err)
+	return false
+}
+
+// awaitContinue waits briefly for the origin's first response bytes after
+// a head with Expect: 100-continue; if none come, the content goes anyway.
+func (c *conn) awaitContinue(oc *http1.ClientConn, snd *sending) {
+	_ = oc.Conn.SetReadDeadline(time.Now().Add(expectWait))
+	err := oc.R.Fill()
+	_ = oc.Conn.SetReadDeadline(time.Now().Add(c.s.o.ResponseTimeout))
+	if err != nil && isTimeout(err) && oc.R.Buffered() == 0 {
+		c.startPump(oc, snd)
+	}
+	// Other errors show again when the response is read.
+}
+
+// responseFailed answers 502 or 504 for an origin that did not give a
+// usable response head, and drops the origin connection.
+func (c *conn) responseFailed(oc *http1.ClientConn, snd *sending, err error) {
+	oc.Close()
+	c.finishPump(oc, snd, false)
+	c.consumeBuffered(snd)
+	if !snd.done || snd.err != nil {
+		c.x.closeConn = true
+	}
+	c.x.up = c.body.Count()
+	switch {
+	case isTimeout(err):
+		c.fail(504, "origin did not answer in time", err, c.body0())
+	case err == io.EOF:
+		c.fail(502, "origin closed the connection without a response", nil, c.body0())
+	default:
+		c.fail(502, "bad response from origin", err, c.body0())
+	}
+}
+
+// body0 is the framing to pass to fail once the content's fate is already
+// settled in c.x.closeConn.
+func (c *conn) body0() http1.Framing { return http1.Framing{} }
+
+// startPump sends the request's content to the origin from a goroutine, so
+// that an origin answering before it has read everything is heard.
+func (c *conn) startPump(oc *http1.ClientConn, snd *sending) {
+	if c.pumpDone == nil {
+		c.pumpDone = make(chan pumpResult, 1)
+	}
+	snd.started = true
+	snd.pumping = true
+	go c.pump(oc)
+}
+
+// finishPump waits for the pump. Unless wait is set, it first closes the
+// origin connection so that a blocked pump ends now.
+func (c *conn) finishPump(oc *http1.ClientConn, snd *sending, wait bool) {
+	if !snd.pumping {
+		return
+	}
+	if !wait {
+		select {
+		case r := <-c.pumpDone:
+			c.pumped(snd, r)
+			return
+		default:
+		}
+		_ = oc.Conn.Close()
+	}
+	c.pumped(snd, <-c.pumpDone)
+}
+
+func (c *conn) pumped(snd *sending, r pumpResult) {
+	snd.pumping = false
+	snd.err = r.err
+	snd.done = r.err == nil && c.body.Done()
+}
+
+// pump copies the request content to the origin (one goroutine per
+// request with content still to read). It touches only the client reader
+// and the origin writer; the serving goroutine keeps to the others.
+func (c *conn) pump(oc *http1.ClientConn) {
+	n, err := c.sendBody(oc)
+	c.pumpDone <- pumpResult{n, err}
+}
+
+// sendBody streams the request content to the origin, chunked if it came
+// chunked, with progress deadlines on both sides.
+func (c *conn) sendBody(oc *http1.ClientConn) (int64, error) {
+	idle := c.s.o.IdleTimeout
+	var start = c.body.Count()
+	chunked := c.body.Kind() == http1.ChunkedBody
+	cw := http1.ChunkedWriter{W: &oc.W}
+	for {
+		now := time.Now()
+		_ = oc.Conn.SetWriteDeadline(now.Add(idle))
+		if !chunked {
+			if _, ok, err := c.body.Splice(&oc.W, 1<<20); ok {
+				if err != nil {
+					return c.body.Count() - start, err
+				}
+				if c.body.Done() {
+					break
+				}
+				continue
+			}
+		}
+		if c.r.Buffered() == 0 {
+			if err := oc.W.Flush(); err != nil {
+				return c.body.Count() - start, err
+			}
+			_ = c.raw.SetReadDeadline(now.Add(idle))
+		}
+		chunk, err := c.body.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return c.body.Count() - start, err
+		}
+		if chunked {
+			_, err = cw.Write(chunk)
+		} else {
+			_, err = oc.W.Write(chunk)
+		}
+		c.body.Consume(len(chunk))
+		if err != nil {
+			return c.body.Count() - start, err
+		}
+	}
+	if chunked {
+		c.trl.Reset()
+		copyTrailer(&c.trl, &c.body.Trailer)
+		_ = cw.Close(&c.trl)
+	}
+	return c.body.Count() - start, oc.W.Flush()
+}
+
+// notInTrailers are fields that must not travel as trailers (RFC 9110
+// §6.5.1: framing, routing, authentication, content metadata), besides the
+// hop-by-hop ones.
+var notInTrailers = httpmsg.FieldNames{
+	"Content-Length", "Transfer-Encoding", "Host", "Trailer", "Content-Encoding", "Content-Type",
+	"Content-Range", "Authorization", "Proxy-Authorization", "Set-Cookie", "Cookie", "Cache-Control",
+	"Expect", "Max-Forwards", "Pragma", "Range", "TE", "Age", "Expires", "Date", "Location",
+	"Retry-After", "Vary", "Warning", "WWW-Authenticate", "Proxy-Authenticate",
+}
+
+// copyTrailer copies the trailer fields that may be forwarded.
+func copyTrailer(dst, src *httpmsg.Header) {
+	for i := 0; i < src.Len(); i++ {
+		name, value := src.Field(i)
+		if !notInTrailers.Contains(name) && !httpmsg.RequestHopByHop.Contains(name) {
+			dst.Add(name, value)
+		}
+	}
+}
+
+// originKeepAlive reports whether the origin lets its connection be reused
+// (RFC 9112 §9.3).
+func originKeepAlive(h *httpmsg.ResponseHead) bool {
+	if h.Version.AtLeast(1, 1) {
+		return !h.Header.HasToken("Connection", "close")
+	}
+	return h.Header.HasToken("Connection", "keep-alive")
+}

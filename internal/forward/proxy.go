@@ -1,0 +1,187 @@
+package forward
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/http1"
+	"github.com/janus-proxy/janus/internal/httpmsg"
+)
+
+// plan is what the request asks of the exchange beyond the plain case.
+type plan struct {
+	f       http1.Framing
+	upgrade bool // forward Upgrade and join the connections on 101
+	expect  bool // Expect: 100-continue with content still to come
+}
+
+// maxInterim bounds the 1xx responses accepted before the final one.
+const maxInterim = 16
+
+// expectWait is how long to wait for an origin's 100 (or final response)
+// before sending the content anyway (RFC 9110 §10.1.1 lets a client
+// proceed; net/http waits 1s too).
+const expectWait = time.Second
+
+// proxy forwards an absolute-form request and relays the response. It
+// reports whether the client connection goes on.
+func (c *conn) proxy(f http1.Framing) bool {
+	gr, ok := c.decide(gate.HTTP, f)
+	if !ok {
+		return !c.x.closeConn
+	}
+	p := c.buildOutbound(f)
+	oc, err := c.origin(&gr)
+	if err != nil {
+		c.dialFailed(err, f)
+		return !c.x.closeConn
+	}
+	for attempt := 0; ; attempt++ {
+		retry := c.roundTrip(oc, &p)
+		if !retry {
+			break
+		}
+		// The origin closed a pooled connection before reading the request
+		// (a race with its idle timeout): one retry on a fresh connection
+		// is safe, as nothing of the request was processed or consumed.
+		oc.Close()
+		if attempt > 0 {
+			c.fail(502, "origin closed the connection", nil, f)
+			break
+		}
+		if oc, err = c.dial(&gr, c.poolKey()); err != nil {
+			c.dialFailed(err, f)
+			break
+		}
+	}
+	return !c.x.closeConn
+}
+
+// buildOutbound makes the request to send: origin-form target, HTTP/1.1,
+// Host from the target's authority (RFC 9112 §3.2.2: the URI wins over a
+// Host field), hop-by-hop fields gone, the anonymity level applied, and
+// framing and connection options of our own.
+func (c *conn) buildOutbound(f http1.Framing) plan {
+	s := c.s
+	in, out := &c.req, &c.out
+	p := plan{f: f}
+	p.upgrade = in.Version.AtLeast(1, 1) && f.Empty() &&
+		in.Header.HasToken("Connection", "upgrade") && in.Header.Has("Upgrade")
+	p.expect = !f.Empty() && in.Version.AtLeast(1, 1) &&
+		httpmsg.EqualFold(in.Header.Get("Expect"), "100-continue") &&
+		!(f.Kind == http1.LengthBody && int64(c.r.Buffered()) >= f.Length)
+
+	out.Reset()
+	out.Method = out.Store(in.Method)
+	out.Form = httpmsg.OriginForm
+	out.Path = out.Store(in.Path)
+	out.Version = httpmsg.HTTP11
+	h := &out.Header
+	// Host goes first (RFC 9110 §7.2).
+	h.Add(hostName, in.Authority)
+	for i := 0; i < in.Header.Len(); i++ {
+		name, value := in.Header.Field(i)
+		if httpmsg.EqualFold(name, "Host") || httpmsg.EqualFold(name, "Content-Length") {
+			continue
+		}
+		h.Add(name, value)
+	}
+	h.RemoveHopByHop(httpmsg.RequestHopByHop, p.upgrade)
+	if !p.expect && httpmsg.EqualFold(h.Get("Expect"), "100-continue") {
+		// The content is all here already; the origin gets it at once.
+		h.Del("Expect")
+	}
+	via := s.via11
+	if !in.Version.AtLeast(1, 1) {
+		via = s.via10
+	}
+	s.o.Anonymity.applyRequest(h, via, c.ipText)
+
+	switch f.Kind {
+	case http1.LengthBody:
+		var num [20]byte
+		h.Add(contentLength, appendInt(num[:0], f.Length))
+	case http1.ChunkedBody:
+		h.AddString("Transfer-Encoding", "chunked")
+		if t := in.Header.Get("Trailer"); t != nil {
+			h.Add(trailerName, t)
+		}
+	}
+	// We read trailers, so we may say so (RFC 9110 §10.1.4), and the TE
+	// option must then be in Connection.
+	te := in.Header.HasToken("TE", "trailers")
+	switch {
+	case p.upgrade && te:
+		h.AddString("TE", "trailers")
+		h.AddString("Connection", "Upgrade, TE")
+	case p.upgrade:
+		h.AddString("Connection", "Upgrade")
+	case te:
+		h.AddString("TE", "trailers")
+		h.AddString("Connection", "TE")
+	}
+	return p
+}
+
+var (
+	hostName      = []byte("Host")
+	contentLength = []byte("Content-Length")
+	trailerName   = []byte("Trailer")
+)
+
+// poolKey is the destination as origin connections are pooled:
+// lower-case host and port.
+func (c *conn) poolKey() []byte {
+	b := c.keyBuf[:0]
+	if len(c.req.Host) > 0 && indexColon(c.req.Host) {
+		b = append(b, '[')
+		b = append(b, c.req.Host...)
+		b = append(b, ']')
+	} else {
+		b = append(b, c.req.Host...)
+	}
+	b = append(b, ':')
+	b = appendInt(b, int64(c.req.Port))
+	c.keyBuf = b
+	return b
+}
+
+func indexColon(b []byte) bool {
+	for _, x := range b {
+		if x == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+// origin returns a connection to the request's destination: an idle pooled
+// one, re-checked against the policy for this request's address, or a new
+// one from the dialer.
+func (c *conn) origin(gr *gate.Request) (*http1.ClientConn, error) {
+	s := c.s
+	key := c.poolKey()
+	if oc := s.pool.Get(key); oc != nil {
+		if err := s.o.Gate.CheckAddr(gr, oc.Addr); err != nil {
+			s.pool.Put(oc) // the connection is fine; this request may not use it
+			return nil, deniedAt(gr.Host, oc.Addr, err)
+		}
+		return oc, nil
+	}
+	return c.dial(gr, key)
+}
+
+// dial opens a new connection through the dialer, which checks every
+// resolved address against the policy and dials exactly the one it checked.
+func (c *conn) dial(gr *gate.Request, key []byte) (*http1.ClientConn, error) {
+	s := c.s
+	g := s.o.Gate
+	req := *gr // the check outlives this call's frame only while dialing
+	check := func(ip netip.Addr) error { return g.CheckAddr(&req, ip) }
+	tcp, err := s.o.Dialer.DialTCP(s.ctx, req.Host, req.Port, check)
+	if err != nil {
+		return nil, err
+	}
+	return http1.NewClientConn(tcp, string(key)), nil
+}

@@ -1,0 +1,196 @@
+// Package forward is Janus's forward-proxy face for HTTP: absolute-form
+// requests ("GET http://host/path") proxied to origins over keep-alive
+// connections, and CONNECT tunnels. It learns the destination from the
+// client, asks the gate, dials through the outbound dialer, and writes every
+// reply itself; the HTTP/1.1 engine of package http1 reads and writes the
+// messages.
+//
+// One goroutine serves one client connection, one request after another.
+// Between requests a connection holds no read or write buffer (they go back
+// to a shared pool), so that idle keep-alive clients cost little memory.
+package forward
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/http1"
+	"github.com/janus-proxy/janus/internal/observe"
+	"github.com/janus-proxy/janus/internal/outbound"
+	"github.com/janus-proxy/janus/internal/sniff"
+)
+
+// Dialer opens connections to origins; *outbound.Dialer is one. It must
+// dial only addresses that check allows.
+type Dialer interface {
+	DialTCP(ctx context.Context, host string, port uint16, check outbound.Check) (*net.TCPConn, error)
+}
+
+// AccessLog receives one entry per HTTP request and per CONNECT tunnel;
+// *observe.AccessLog is one. It must not keep the entry after Log returns.
+type AccessLog interface {
+	Log(*observe.Entry)
+}
+
+var _ Dialer = (*outbound.Dialer)(nil)
+var _ AccessLog = (*observe.AccessLog)(nil)
+
+// Options configure a Server. Zero durations and sizes take the defaults
+// given with each field.
+type Options struct {
+	Listener  string       // the listener's name, for logs
+	Gate      *gate.Gate   // required: who may go where
+	Dialer    Dialer       // required: the only way out
+	Access    AccessLog    // nil: no access log
+	Logger    *slog.Logger // application log; nil discards
+	Anonymity Anonymity    // what the origin learns about the client; zero is Anonymous
+	ViaName   string       // pseudonym in Via; "" is "janus"
+
+	AllowHTTP    bool // absolute-form http:// requests are proxied
+	AllowCONNECT bool // CONNECT tunnels are opened
+
+	HeaderTimeout   time.Duration // to read a request head once its first byte came; 0 = 10s
+	IdleTimeout     time.Duration // keep-alive wait between requests, and progress within bodies; 0 = 60s
+	TunnelIdle      time.Duration // a CONNECT or upgraded tunnel with no traffic either way ends; 0 = 5m
+	ResponseTimeout time.Duration // wait for an origin's response head; 0 = 60s, then 504
+	MaxHeaderBytes  int           // request head limit (431 beyond); 0 = 64 KiB
+	MaxIdlePerHost  int           // idle origin connections kept per host:port; 0 = 64
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ViaName == "" {
+		o.ViaName = "janus"
+	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 60 * time.Second
+	}
+	if o.TunnelIdle <= 0 {
+		o.TunnelIdle = 5 * time.Minute
+	}
+	if o.ResponseTimeout <= 0 {
+		o.ResponseTimeout = 60 * time.Second
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	if o.MaxIdlePerHost <= 0 {
+		o.MaxIdlePerHost = 64
+	}
+}
+
+// Server serves the forward face on client connections handed to it by
+// ServeConn. It is safe for concurrent use.
+type Server struct {
+	o      Options
+	log    *slog.Logger
+	limits http1.Limits
+	pool   http1.Pool
+	via10  []byte // "1.0 janus"
+	via11  []byte // "1.1 janus"
+
+	ctx    context.Context // cancelled by Close: ends dials in flight
+	cancel context.CancelFunc
+
+	shutting atomic.Bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+}
+
+// New returns a Server. Options.Gate and Options.Dialer are required.
+func New(o Options) *Server {
+	o.setDefaults()
+	s := &Server{
+		o:      o,
+		log:    o.Logger,
+		limits: http1.Limits{MaxHead: o.MaxHeaderBytes},
+		via10:  []byte("1.0 " + o.ViaName),
+		via11:  []byte("1.1 " + o.ViaName),
+		conns:  make(map[*conn]struct{}),
+	}
+	s.pool.MaxIdlePerKey = o.MaxIdlePerHost
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// ServeConn serves one client connection until it ends, then closes it. A
+// panic while serving is recovered and logged with the client's address; it
+// ends only that connection.
+func (s *Server) ServeConn(sc *sniff.Conn) {
+	c := s.newConn(sc)
+	defer s.endConn(c)
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving client", "client", c.client.String(), "panic", fmt.Sprint(p), "stack", stack())
+		}
+	}()
+	if !s.track(c) {
+		return
+	}
+	c.serve()
+}
+
+// Shutdown starts a drain: idle keep-alive connections close now, busy ones
+// after their current exchange, and responses sent from now on carry
+// Connection: close. Tunnels already open are left to end on their own.
+// Shutdown does not wait; ServeConn returns when each connection is done.
+func (s *Server) Shutdown() {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.Load() == stateIdle {
+			c.wake()
+		}
+	}
+}
+
+// Close closes the idle origin connections and cancels dials in flight.
+// Connections still being served finish their exchange; their origin
+// connections are then closed rather than pooled.
+func (s *Server) Close() {
+	s.cancel()
+	s.pool.Close()
+}
+
+// Active returns the number of client connections being served.
+func (s *Server) Active() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// clientAddr returns the client's address from a connection.
+func clientAddr(c net.Conn) netip.AddrPort {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	return ap
+}
