@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -77,29 +79,66 @@ func KindOf(err error) Kind {
 }
 
 // Dialer dials TCP and opens UDP sockets on behalf of clients. The zero value
-// is not usable; set Resolver.
+// dials with net.DefaultResolver and the defaults below.
+//
+// Connections get Go's TCP defaults: TCP_NODELAY on (a proxy forwards what
+// it has at once; coalescing is the endpoints' business) and keep-alive
+// probes after KeepAlive of silence, so a tunnel whose origin vanished
+// without a FIN or RST ends even without an idle limit.
 type Dialer struct {
-	Resolver Resolver      // how names are resolved
-	Timeout  time.Duration // per dial attempt; 0 means 10s
+	// Resolver resolves names; nil means net.DefaultResolver. Use a
+	// StaticResolver to pin names to addresses (tests, resolver.hosts).
+	Resolver Resolver
+	// Timeout bounds each connection attempt and the name resolution; 0
+	// means 10s.
+	Timeout time.Duration
+	// Budget bounds one DialTCP as a whole (resolution and every attempt);
+	// 0 means 30s. The caller's context can end it sooner.
+	Budget time.Duration
+	// AttemptDelay is how long an attempt runs alone before the next
+	// address is tried alongside it (RFC 8305 §5, Connection Attempt Delay);
+	// 0 means 250ms. A failed attempt starts the next one at once.
+	AttemptDelay time.Duration
+	// KeepAlive is the idle time before TCP keep-alive probes; 0 means Go's
+	// default (15s), negative turns probes off.
+	KeepAlive time.Duration
 	// Self reports whether addr:port is one of Janus's own listeners; dialing
-	// one would loop. Nil means no check.
+	// one would loop. Nil means no check. See SelfAddrs.
 	Self func(netip.AddrPort) bool
 }
 
-// DialTCP resolves host (a name or an IP literal), keeps the addresses that
-// check allows and that are not Janus itself, and dials them in order until
-// one answers.
+// DialTCP resolves host (a name or an IP literal) once, asks Self and check
+// about every resolved address, and dials only the addresses that passed, in
+// the resolver's order with address families interleaved (RFC 8305 §4),
+// starting a new attempt every AttemptDelay until one connects. The
+// connection returned is to an address that passed the check: nothing is
+// resolved again between the check and the dial, so DNS rebinding cannot
+// move it. Errors are *Error; KindDenied or KindLoop means no connection was
+// attempted at all.
 func (d *Dialer) DialTCP(ctx context.Context, host string, port uint16, check Check) (*net.TCPConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.budget())
+	defer cancel()
 	addrs, err := d.resolve(ctx, host)
 	if err != nil {
 		return nil, err
 	}
+	allowed, err := d.admit(host, port, addrs, check)
+	if err != nil {
+		return nil, err
+	}
+	return d.race(ctx, host, interleave(allowed, port))
+}
+
+// admit returns the addresses that are not Janus itself and that check
+// allows, in the resolver's order; every address is asked about, so a policy
+// sees every candidate. With none left, the error is the first refusal.
+func (d *Dialer) admit(host string, port uint16, addrs []netip.Addr, check Check) ([]netip.Addr, error) {
+	allowed := addrs[:0:0]
 	var firstErr error
 	for _, a := range addrs {
-		ap := netip.AddrPortFrom(a, port)
-		if d.Self != nil && d.Self(ap) {
+		if d.Self != nil && d.Self(netip.AddrPortFrom(a, port)) {
 			if firstErr == nil {
-				firstErr = &Error{Kind: KindLoop, Host: host, Addr: a, Err: errors.New("destination is one of Janus's own listeners")}
+				firstErr = &Error{Kind: KindLoop, Host: host, Addr: a, Err: fmt.Errorf("port %d there is one of Janus's own listeners", port)}
 			}
 			continue
 		}
@@ -111,18 +150,12 @@ func (d *Dialer) DialTCP(ctx context.Context, host string, port uint16, check Ch
 				continue
 			}
 		}
-		c, err := d.dialAddr(ctx, ap)
-		if err == nil {
-			return c, nil
-		}
-		if firstErr == nil || KindOf(firstErr) == KindDenied || KindOf(firstErr) == KindLoop {
-			firstErr = &Error{Kind: classify(err), Host: host, Addr: a, Err: err}
-		}
-		if ctx.Err() != nil {
-			break
-		}
+		allowed = append(allowed, a)
 	}
-	return nil, firstErr
+	if len(allowed) == 0 {
+		return nil, firstErr
+	}
+	return allowed, nil
 }
 
 func (d *Dialer) timeout() time.Duration {
@@ -132,39 +165,35 @@ func (d *Dialer) timeout() time.Duration {
 	return 10 * time.Second
 }
 
-func (d *Dialer) dialAddr(ctx context.Context, ap netip.AddrPort) (*net.TCPConn, error) {
-	nd := net.Dialer{Timeout: d.timeout()}
-	c, err := nd.DialContext(ctx, "tcp", ap.String())
-	if err != nil {
-		return nil, err
+func (d *Dialer) budget() time.Duration {
+	if d.Budget > 0 {
+		return d.Budget
 	}
-	return c.(*net.TCPConn), nil
+	return 30 * time.Second
 }
 
-// Resolve returns the first address of host that check allows and that is
-// not Janus itself (for UDP relaying, where each datagram is checked).
+func (d *Dialer) attemptDelay() time.Duration {
+	if d.AttemptDelay > 0 {
+		return d.AttemptDelay
+	}
+	return 250 * time.Millisecond
+}
+
+// Resolve returns the first address of host, in the resolver's order, that
+// check allows and that is not Janus itself (for UDP relaying, where each
+// datagram's destination is checked this way). Every address is asked about.
 func (d *Dialer) Resolve(ctx context.Context, host string, port uint16, check Check) (netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.budget())
+	defer cancel()
 	addrs, err := d.resolve(ctx, host)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	var firstErr error
-	for _, a := range addrs {
-		if d.Self != nil && d.Self(netip.AddrPortFrom(a, port)) {
-			firstErr = &Error{Kind: KindLoop, Host: host, Addr: a, Err: errors.New("destination is one of Janus's own listeners")}
-			continue
-		}
-		if check != nil {
-			if err := check(a); err != nil {
-				if firstErr == nil {
-					firstErr = &Error{Kind: KindDenied, Host: host, Addr: a, Err: err}
-				}
-				continue
-			}
-		}
-		return a, nil
+	allowed, err := d.admit(host, port, addrs, check)
+	if err != nil {
+		return netip.Addr{}, err
 	}
-	return netip.Addr{}, firstErr
+	return allowed[0], nil
 }
 
 // ListenUDP opens a UDP socket on the local address laddr (port 0 for any)
@@ -178,28 +207,40 @@ func (d *Dialer) ListenUDP(laddr netip.AddrPort) (*net.UDPConn, error) {
 	return c, nil
 }
 
+// resolve returns host's addresses, unmapped and without duplicates. An IP
+// literal (brackets allowed) is used as it is.
 func (d *Dialer) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
-	if a, err := netip.ParseAddr(host); err == nil {
+	lit := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if a, err := netip.ParseAddr(lit); err == nil {
 		return []netip.Addr{a.Unmap()}, nil
+	}
+	r := d.Resolver
+	if r == nil {
+		r = net.DefaultResolver
 	}
 	rctx, cancel := context.WithTimeout(ctx, d.timeout())
 	defer cancel()
-	addrs, err := d.Resolver.LookupNetIP(rctx, "ip", host)
+	addrs, err := r.LookupNetIP(rctx, "ip", host)
 	if err != nil {
 		kind := KindNoHost
 		var de *net.DNSError
-		if errors.As(err, &de) && de.IsTimeout {
+		if errors.As(err, &de) && de.IsTimeout || errors.Is(err, context.DeadlineExceeded) {
 			kind = KindTimeout
+		} else if errors.Is(err, context.Canceled) {
+			kind = KindOther
 		}
 		return nil, &Error{Kind: kind, Host: host, Err: err}
 	}
-	if len(addrs) == 0 {
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		if a = a.Unmap(); a.IsValid() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
 		return nil, &Error{Kind: KindNoHost, Host: host, Err: errors.New("no addresses")}
 	}
-	for i := range addrs {
-		addrs[i] = addrs[i].Unmap()
-	}
-	return addrs, nil
+	return out, nil
 }
 
 func classify(err error) Kind {
