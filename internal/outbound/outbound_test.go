@@ -330,7 +330,9 @@ func TestInterleaveAlternatesFamiliesFromTheFirst(t *testing.T) {
 }
 
 func TestClassifyMapsSystemErrors(t *testing.T) {
-	wrap := func(e error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", e)} }
+	wrap := func(e error) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", e)}
+	}
 	cases := []struct {
 		desc string
 		err  error

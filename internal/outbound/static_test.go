@@ -13,10 +13,10 @@ func TestStaticResolverAnswersFromHostsAndDelegatesTheRest(t *testing.T) {
 	next := StaticResolver{Hosts: map[string][]netip.Addr{"upstream.test": addrs("127.0.0.8")}}
 	r := StaticResolver{
 		Hosts: map[string][]netip.Addr{
-			"app.test":        addrs("127.0.0.2", "::1"),
+			"app.test":         addrs("127.0.0.2", "::1"),
 			"Mixed.Case.Test.": addrs("127.0.0.3"),
-			"v4only.test":     addrs("127.0.0.4"),
-			"mapped.test":     addrs("::ffff:127.0.0.5"),
+			"v4only.test":      addrs("127.0.0.4"),
+			"mapped.test":      addrs("::ffff:127.0.0.5"),
 		},
 		Next: next,
 	}
