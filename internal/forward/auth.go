@@ -23,7 +23,10 @@ func challengeField(h *httpmsg.Header) {
 // client that sends them with every request is verified once.
 func (c *conn) identify(f http1.Framing) (*gate.Identity, bool) {
 	v := c.req.Header.Get("Proxy-Authorization")
-	if v == nil {
+	if v == nil || c.s.o.Gate.Users == nil {
+		// Without a user database there is nothing to check credentials
+		// against; like Squid without auth, the field is ignored (and it
+		// is never forwarded).
 		return nil, true
 	}
 	if c.authUser != nil && bytes.Equal(v, c.authRaw) {

@@ -168,9 +168,15 @@ func (c *conn) waitRequest(first bool) bool {
 	if err := c.raw.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return false
 	}
-	c.state.Store(stateIdle)
-	if s.shutting.Load() {
-		return false
+	if !first {
+		// The first request is already on its way (the listener saw its
+		// first byte) and is served even during a drain, with
+		// Connection: close; later waits are where a drain ends a
+		// connection.
+		c.state.Store(stateIdle)
+		if s.shutting.Load() {
+			return false
+		}
 	}
 	err := c.r.FillIdle()
 	c.state.Store(stateActive)
@@ -217,9 +223,11 @@ func (c *conn) handle(f http1.Framing) bool {
 }
 
 // refuse answers a request with an error of ours and logs it. The
-// connection goes on only if the request had no content to skip.
+// connection goes on only if the request had no content to skip and was
+// not a 400: a client that sends origin-form or https:// targets to a
+// forward proxy is talking to the wrong port.
 func (c *conn) refuse(status int, msg string, f http1.Framing) bool {
-	if !f.Empty() {
+	if !f.Empty() || status == 400 {
 		c.x.closeConn = true
 	}
 	c.x.status = status

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"errors"
 	"io"
 	"time"
 
@@ -13,6 +14,13 @@ type pumpResult struct {
 	n   int64
 	err error
 }
+
+// clientSideError marks a pump failure on the client's side: its content
+// was malformed, cut short or too slow.
+type clientSideError struct{ err error }
+
+func (e *clientSideError) Error() string { return "request content: " + e.err.Error() }
+func (e *clientSideError) Unwrap() error { return e.err }
 
 // sending tracks the request's content on its way to the origin.
 type sending struct {
@@ -98,6 +106,11 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 		}
 	}
 	c.consumeBuffered(&snd)
+	if !snd.started && !snd.done {
+		// The origin answered before asking for the content (Expect): it
+		// will not be sent, and it is still in the client's stream.
+		c.x.closeConn = true
+	}
 
 	c.x.status = c.resp.Status
 	chunkedOut := c.writeResponseHead(fr)
@@ -177,6 +190,12 @@ func (c *conn) responseFailed(oc *http1.ClientConn, snd *sending, err error) {
 		c.x.closeConn = true
 	}
 	c.x.up = c.body.Count()
+	var ce *clientSideError
+	if errors.As(snd.err, &ce) {
+		// The client's content broke the exchange; say so, if it listens.
+		c.fail(http1.StatusOf(ce.err), "bad request content", ce.err, c.body0())
+		return
+	}
 	switch {
 	case isTimeout(err):
 		c.fail(504, "origin did not answer in time", err, c.body0())
@@ -231,6 +250,12 @@ func (c *conn) pumped(snd *sending, r pumpResult) {
 // and the origin writer; the serving goroutine keeps to the others.
 func (c *conn) pump(oc *http1.ClientConn) {
 	n, err := c.sendBody(oc)
+	var ce *clientSideError
+	if errors.As(err, &ce) {
+		// The origin would wait for the rest forever: end its connection
+		// so that the serving goroutine stops waiting for a response.
+		_ = oc.Conn.Close()
+	}
 	c.pumpDone <- pumpResult{n, err}
 }
 
@@ -247,6 +272,10 @@ func (c *conn) sendBody(oc *http1.ClientConn) (int64, error) {
 		if !chunked {
 			if _, ok, err := c.body.Splice(&oc.W, 1<<20); ok {
 				if err != nil {
+					var he *http1.Error
+					if errors.As(err, &he) {
+						err = &clientSideError{err}
+					}
 					return c.body.Count() - start, err
 				}
 				if c.body.Done() {
@@ -266,7 +295,7 @@ func (c *conn) sendBody(oc *http1.ClientConn) (int64, error) {
 			break
 		}
 		if err != nil {
-			return c.body.Count() - start, err
+			return c.body.Count() - start, &clientSideError{err}
 		}
 		if chunked {
 			_, err = cw.Write(chunk)

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,32 @@ func (a *accessRecorder) all() []observe.Entry {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]observe.Entry(nil), a.entries...)
+}
+
+// find waits briefly for an entry that match accepts and returns the
+// latest such entry.
+func (a *accessRecorder) find(t *testing.T, match func(*observe.Entry) bool) observe.Entry {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		es := a.all()
+		for i := len(es) - 1; i >= 0; i-- {
+			if match(&es[i]) {
+				return es[i]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no matching access-log entry among %d", len(es))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// count returns the number of entries.
+func (a *accessRecorder) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.entries)
 }
 
 // last waits briefly for an entry (they are logged after the response is
@@ -203,14 +230,21 @@ func checkNoLeaks(t *testing.T) {
 	})
 }
 
-// countFDs returns the number of open descriptors of this process.
+// countFDs returns the number of sockets this process has open. Pipes are
+// left out: splice keeps a cache of them.
 func countFDs(t *testing.T) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skip("no /proc/self/fd")
 	}
-	return len(ents)
+	n := 0
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
 }
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
@@ -218,3 +252,29 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// countingDialer counts the connections a client opens.
+type countingDialer struct{ n *atomic.Int32 }
+
+func (d *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.n.Add(1)
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, addr)
+}
+
+type contextContext = context.Context
+
+type int32Counter struct{ n atomic.Int32 }
+
+func (c *int32Counter) add()     { c.n.Add(1) }
+func (c *int32Counter) get() int { return int(c.n.Load()) }
+
+type outboundCheck = outbound.Check
