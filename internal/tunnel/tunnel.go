@@ -68,9 +68,13 @@ func (e *Error) Unwrap() error { return e.Err }
 //
 // Pass the raw connections (*net.TCPConn, not wrappers) so that on Linux the
 // kernel splices between them; any other net.Conn is copied through a pooled
-// buffer. The returned error is nil for normal ends; otherwise it is one or
-// two *Error joined, or wraps ErrIdle.
+// buffer. Join clears any deadline left on either connection (a header
+// timeout, say): Options.Idle is the tunnel's only clock. The returned error
+// is nil for normal ends; otherwise it is one or two *Error joined, or wraps
+// ErrIdle.
 func Join(client, origin net.Conn, o Options) (Result, error) {
+	_ = client.SetDeadline(time.Time{})
+	_ = origin.SetDeadline(time.Time{})
 	t := &tunnel{idle: o.Idle}
 	t.up = direction{t: t, src: client, dst: origin, from: Client, to: Origin, pending: o.ClientPending}
 	t.down = direction{t: t, src: origin, dst: client, from: Origin, to: Client}

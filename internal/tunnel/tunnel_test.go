@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -319,4 +320,70 @@ func TestAbnormalEndClosesTheOtherSideAtOnce(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestLeftoverDeadlinesDoNotEndTheTunnel(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.desc, func(t *testing.T) {
+			checkGoroutines(t)
+			j := &joined{done: make(chan outcome, 1)}
+			j.client, j.proxyC = connPair(t)
+			j.proxyO, j.origin = connPair(t)
+			t.Cleanup(func() { j.client.Close(); j.origin.Close() })
+			// A face's header timeout, already past when the tunnel starts.
+			j.proxyC.SetReadDeadline(time.Now().Add(-time.Second))
+			j.proxyO.SetDeadline(time.Now().Add(-time.Second))
+			go func() {
+				res, err := Join(m.client(j.proxyC), m.origin(j.proxyO), Options{})
+				j.done <- outcome{res, err}
+			}()
+			j.client.Write([]byte("ping"))
+			j.client.CloseWrite()
+			j.origin.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if got, err := io.ReadAll(j.origin); err != nil || string(got) != "ping" {
+				t.Fatalf("origin read %q, %v", got, err)
+			}
+			j.origin.Close()
+			if out := j.wait(t, 5*time.Second); out.err != nil || out.res.Up != 4 {
+				t.Errorf("Join = %+v, %v", out.res, out.err)
+			}
+		})
+	}
+}
+
+func TestManyConcurrentTunnelsShareThePipePool(t *testing.T) {
+	const tunnels, size = 3 * pipePoolSize / 2, 2 << 20
+	checkGoroutines(t)
+	errs := make(chan error, tunnels)
+	for i := range tunnels {
+		j := startTunnel(t, modes[0], Options{Idle: 10 * time.Second})
+		go func() {
+			done := make(chan []byte, 1)
+			go func() { _, h, _ := readAndHash(j.origin); done <- h }()
+			sent, err := sendAndHash(j.client, uint64(i), size)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if got := <-done; !bytes.Equal(got, sent) {
+				errs <- fmt.Errorf("tunnel %d: origin got different bytes", i)
+				return
+			}
+			j.origin.Close()
+			out := <-j.done
+			if out.err != nil || out.res.Up != size {
+				errs <- fmt.Errorf("tunnel %d: Join = %+v, %v", i, out.res, out.err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range tunnels {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := len(pipes); n > pipePoolSize {
+		t.Errorf("%d pipes pooled, bound is %d", n, pipePoolSize)
+	}
 }
