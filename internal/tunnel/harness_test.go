@@ -1,9 +1,11 @@
 package tunnel
 
 import (
+	"io"
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -130,4 +132,22 @@ func openFDs(t testing.TB) int {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	return len(ents)
+}
+
+// naiveJoin is the tunnel PERFORMANCE.md warns about: two io.Copy calls
+// between *net.TCPConn reach splice through TCPConn.ReadFrom, and each
+// blocked call holds a splice pipe. Kept here as the baseline.
+func naiveJoin(client, origin *net.TCPConn) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		io.Copy(client, origin)
+		client.CloseWrite()
+	}()
+	io.Copy(origin, client)
+	origin.CloseWrite()
+	wg.Wait()
+	client.Close()
+	origin.Close()
 }

@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"errors"
 	"io"
 	"net"
 	"syscall"
@@ -110,7 +109,7 @@ func (d *direction) splice() (done bool, err *Error) {
 		if perr != nil {
 			// Out of descriptors for a pipe: this round goes through a
 			// buffer instead; the data is there, so Read will not block.
-			if e := d.copyOnce(); e != nil {
+			if eof, e := d.bufferRound(); eof || e != nil {
 				return true, e
 			}
 			continue
@@ -239,26 +238,6 @@ func (d *direction) pump(src, dst syscall.RawConn, s *spliceState) (eof bool, e 
 			return false, &Error{Op: "write", Peer: d.to, Err: s.err}
 		}
 	}
-}
-
-// copyOnce moves what src has through a pooled buffer, for a round where no
-// pipe could be made.
-func (d *direction) copyOnce() *Error {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	n, rerr := d.src.Read(*bp)
-	if n > 0 {
-		d.t.touch()
-		w, werr := d.dst.Write((*bp)[:n])
-		d.n += int64(w)
-		if werr != nil {
-			return &Error{Op: "write", Peer: d.to, Err: werr}
-		}
-	}
-	if rerr != nil && !errors.Is(rerr, io.EOF) {
-		return &Error{Op: "read", Peer: d.from, Err: rerr}
-	}
-	return nil
 }
 
 // readWaiter returns a function that waits until src is readable without

@@ -208,26 +208,34 @@ func (d *direction) copyBuffer() *Error {
 				return &Error{Op: "read", Peer: d.from, Err: err}
 			}
 		}
-		bp := bufPool.Get().(*[]byte)
-		n, rerr := d.src.Read(*bp)
-		if n > 0 {
-			d.t.touch()
-			w, werr := d.dst.Write((*bp)[:n])
-			d.n += int64(w)
-			if werr != nil {
-				bufPool.Put(bp)
-				return &Error{Op: "write", Peer: d.to, Err: werr}
-			}
-			d.t.touch()
-		}
-		bufPool.Put(bp)
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return &Error{Op: "read", Peer: d.from, Err: rerr}
+		if eof, err := d.bufferRound(); eof || err != nil {
+			return err
 		}
 	}
+}
+
+// bufferRound does one Read from src and writes what came to dst through a
+// pooled buffer, held only for the round.
+func (d *direction) bufferRound() (eof bool, e *Error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	n, rerr := d.src.Read(*bp)
+	if n > 0 {
+		d.t.touch()
+		w, werr := d.dst.Write((*bp)[:n])
+		d.n += int64(w)
+		if werr != nil {
+			return false, &Error{Op: "write", Peer: d.to, Err: werr}
+		}
+		d.t.touch()
+	}
+	if rerr == io.EOF {
+		return true, nil
+	}
+	if rerr != nil {
+		return false, &Error{Op: "read", Peer: d.from, Err: rerr}
+	}
+	return false, nil
 }
 
 // failure returns d.err unless it is a normal end: a connection closed by

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -348,42 +347,5 @@ func TestLeftoverDeadlinesDoNotEndTheTunnel(t *testing.T) {
 				t.Errorf("Join = %+v, %v", out.res, out.err)
 			}
 		})
-	}
-}
-
-func TestManyConcurrentTunnelsShareThePipePool(t *testing.T) {
-	const tunnels, size = 3 * pipePoolSize / 2, 2 << 20
-	checkGoroutines(t)
-	errs := make(chan error, tunnels)
-	for i := range tunnels {
-		j := startTunnel(t, modes[0], Options{Idle: 10 * time.Second})
-		go func() {
-			done := make(chan []byte, 1)
-			go func() { _, h, _ := readAndHash(j.origin); done <- h }()
-			sent, err := sendAndHash(j.client, uint64(i), size)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if got := <-done; !bytes.Equal(got, sent) {
-				errs <- fmt.Errorf("tunnel %d: origin got different bytes", i)
-				return
-			}
-			j.origin.Close()
-			out := <-j.done
-			if out.err != nil || out.res.Up != size {
-				errs <- fmt.Errorf("tunnel %d: Join = %+v, %v", i, out.res, out.err)
-				return
-			}
-			errs <- nil
-		}()
-	}
-	for range tunnels {
-		if err := <-errs; err != nil {
-			t.Error(err)
-		}
-	}
-	if n := len(pipes); n > pipePoolSize {
-		t.Errorf("%d pipes pooled, bound is %d", n, pipePoolSize)
 	}
 }

@@ -2,6 +2,8 @@ package tunnel
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -9,29 +11,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// naiveJoin is the tunnel PERFORMANCE.md warns about: two io.Copy calls
-// between *net.TCPConn reach splice through TCPConn.ReadFrom, and each
-// blocked call holds a splice pipe. Kept here as the baseline.
-func naiveJoin(client, origin *net.TCPConn) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		io.Copy(client, origin)
-		client.CloseWrite()
-	}()
-	io.Copy(origin, client)
-	origin.CloseWrite()
-	wg.Wait()
-	client.Close()
-	origin.Close()
-}
 
 // fleet is n tunnels' sockets: the test's ends and the proxy's ends.
 type fleet struct {
@@ -206,5 +189,42 @@ func TestIdleTunnelMemory(t *testing.T) {
 			}
 			f.close()
 		})
+	}
+}
+
+func TestManyConcurrentTunnelsShareThePipePool(t *testing.T) {
+	const tunnels, size = 3 * pipePoolSize / 2, 2 << 20
+	checkGoroutines(t)
+	errs := make(chan error, tunnels)
+	for i := range tunnels {
+		j := startTunnel(t, modes[0], Options{Idle: 10 * time.Second})
+		go func() {
+			done := make(chan []byte, 1)
+			go func() { _, h, _ := readAndHash(j.origin); done <- h }()
+			sent, err := sendAndHash(j.client, uint64(i), size)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if got := <-done; !bytes.Equal(got, sent) {
+				errs <- fmt.Errorf("tunnel %d: origin got different bytes", i)
+				return
+			}
+			j.origin.Close()
+			out := <-j.done
+			if out.err != nil || out.res.Up != size {
+				errs <- fmt.Errorf("tunnel %d: Join = %+v, %v", i, out.res, out.err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range tunnels {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := len(pipes); n > pipePoolSize {
+		t.Errorf("%d pipes pooled, bound is %d", n, pipePoolSize)
 	}
 }
