@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/janus-proxy/janus/internal/config"
+	"github.com/janus-proxy/janus/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func versionString() string {
+	v := version
+	if v == "" {
+		v = "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	return "janus " + v
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("janus "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// loadConfig loads path, or the embedded default config when path is "".
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default()
+	}
+	return config.Load(path)
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	path := fs.String("c", "", "config file (default: the embedded default config)")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := server.NewLogger(cfg.Log, stderr)
+	// Listen for signals before serving: a SIGTERM that arrives right after
+	// start must drain, not kill.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	srv, err := server.New(cfg, server.Options{Logger: log})
+	if err != nil {
+		log.Error("cannot build server", "err", err)
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	log.Info("janus started", "version", versionString(), "config", cfg.File)
+
+	for sig := range sigs {
+		switch sig {
+		case syscall.SIGUSR1:
+			if err := srv.ReopenLogs(); err != nil {
+				log.Error("reopen logs", "err", err)
+			} else {
+				log.Info("logs reopened")
+			}
+		case syscall.SIGHUP:
+			log.Warn("SIGHUP: hot reload is not available yet; restart Janus to apply a new config")
+		default:
+			drain := cfg.Shutdown.Drain.Or(config.DefaultDrain)
+			log.Info("shutting down", "signal", sig.String(), "drain", drain.String())
+			ctx, cancel := context.WithTimeout(context.Background(), drain)
+			// A second signal cuts the drain short.
+			go func() {
+				select {
+				case <-sigs:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			err := srv.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				log.Warn("stopped with connections cut", "err", err)
+				return 1
+			}
+			log.Info("stopped")
+			return 0
+		}
+	}
+	return 0
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", stderr)
+	path := fs.String("c", "", "config file to check (default: the embedded default config)")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		var errs config.Errors
+		if errors.As(err, &errs) && len(errs) > 1 {
+			fmt.Fprintf(stderr, "%d problems\n", len(errs))
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", cfg.File)
+	return 0
+}
+
+func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] != "default" {
+		fmt.Fprintln(stderr, "usage: janus config default")
+		return 2
+	}
+	_, _ = stdout.Write(config.DefaultYAML())
+	return 0
+}
+
+func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("hash-password", stderr)
+	cost := fs.Int("cost", bcrypt.DefaultCost, "bcrypt cost (4-31)")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		fmt.Fprintln(stderr, "janus hash-password: read stdin:", err)
+		return 1
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		fmt.Fprintln(stderr, "janus hash-password: empty password (type it on stdin, then Enter)")
+		return 1
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), *cost)
+	if err != nil {
+		fmt.Fprintln(stderr, "janus hash-password:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, string(hash))
+	return 0
+}

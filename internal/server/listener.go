@@ -1,0 +1,236 @@
+package server
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/janus-proxy/janus/internal/config"
+	"github.com/janus-proxy/janus/internal/forward"
+	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/sniff"
+	"github.com/janus-proxy/janus/internal/socks"
+)
+
+// listener is one listening socket and the faces behind it.
+type listener struct {
+	srv   *Server
+	cfg   *config.Listener
+	log   *slog.Logger
+	ln    net.Listener
+	slots chan struct{} // one token per allowed concurrent connection
+
+	headerTimeout time.Duration
+	http          *forward.Server // nil when neither http nor connect is allowed
+	socks         *socks.Server   // nil when neither SOCKS version is allowed
+}
+
+func (s *Server) buildListener(lc *config.Listener) (*listener, error) {
+	l := &listener{
+		srv:           s,
+		cfg:           lc,
+		log:           s.log.With("listener", lc.Name),
+		slots:         make(chan struct{}, maxConns(lc)),
+		headerTimeout: lc.Timeouts.Header.Or(config.DefaultHeaderTimeout),
+	}
+	fc := lc.Forward
+	g, err := s.buildGate(fc)
+	if err != nil {
+		return nil, err
+	}
+	tunnelIdle := lc.Timeouts.TunnelIdle.Or(config.DefaultTunnelIdle)
+	if lc.Allows("http") || lc.Allows("connect") {
+		anon, err := forward.ParseAnonymity(fc.Anonymity)
+		if err != nil {
+			return nil, err
+		}
+		l.http = forward.New(forward.Options{
+			Listener:        lc.Name,
+			Gate:            g,
+			Dialer:          s.dialer,
+			Access:          s.accessLog(),
+			Logger:          l.log,
+			Anonymity:       anon,
+			ViaName:         fc.Via,
+			AllowHTTP:       lc.Allows("http"),
+			AllowCONNECT:    lc.Allows("connect"),
+			HeaderTimeout:   l.headerTimeout,
+			IdleTimeout:     lc.Timeouts.Idle.Or(config.DefaultIdleTimeout),
+			TunnelIdle:      tunnelIdle,
+			ResponseTimeout: lc.Timeouts.Response.Or(config.DefaultResponse),
+			MaxHeaderBytes:  int(lc.MaxHeaderBytes.Or(config.DefaultMaxHeaderBytes)),
+		})
+	}
+	if lc.Allows("socks5") || lc.Allows("socks4") {
+		l.socks = socks.New(socks.Options{
+			Listener:         lc.Name,
+			Gate:             g,
+			Dialer:           s.dialer,
+			Access:           s.accessLog(),
+			Logger:           l.log,
+			AllowSOCKS4:      lc.Allows("socks4"),
+			AllowSOCKS5:      lc.Allows("socks5"),
+			HandshakeTimeout: l.headerTimeout,
+			TunnelIdle:       tunnelIdle,
+			UDPIdle:          lc.Timeouts.UDPIdle.Or(config.DefaultUDPIdle),
+		})
+	}
+	return l, nil
+}
+
+// accessLog returns the access log as the faces' interface, keeping a nil
+// *AccessLog from becoming a non-nil interface.
+func (s *Server) accessLog() forward.AccessLog {
+	if s.access == nil {
+		return nil
+	}
+	return s.access
+}
+
+func (s *Server) buildGate(fc *config.Forward) (*gate.Gate, error) {
+	g := &gate.Gate{
+		Policy:       s.cfg.Policy(fc.Policy),
+		AuthRequired: fc.AuthRequired(),
+		ConnectPorts: fc.ConnectPortSet(),
+	}
+	if users := s.cfg.UserList(); len(users) > 0 {
+		var salt [16]byte
+		_, _ = rand.Read(salt[:])
+		db, err := gate.NewUsers(users, s.cfg.Users.CacheTTL.Or(config.DefaultCredentialsTTL), salt)
+		if err != nil {
+			return nil, err
+		}
+		g.Users = db
+	}
+	return g, nil
+}
+
+func maxConns(lc *config.Listener) int {
+	if lc.MaxConnections > 0 {
+		return lc.MaxConnections
+	}
+	return config.DefaultMaxConnections
+}
+
+func (l *listener) protocols() string {
+	var ps []string
+	for _, p := range []string{"http", "connect", "socks5", "socks4"} {
+		if l.cfg.Allows(p) {
+			ps = append(ps, p)
+		}
+	}
+	return strings.Join(ps, ",")
+}
+
+func (l *listener) listen() error {
+	ln, err := net.Listen("tcp", l.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	l.ln = ln
+	return nil
+}
+
+func (l *listener) addr() netip.AddrPort {
+	ap, _ := netip.ParseAddrPort(l.ln.Addr().String())
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// acceptLoop accepts until the listener closes. A full listener stops
+// accepting, leaving new clients in the kernel's backlog, as nginx and
+// HAProxy do, rather than accepting and dropping them.
+func (l *listener) acceptLoop() {
+	var backoff time.Duration
+	for {
+		l.slots <- struct{}{}
+		c, err := l.ln.Accept()
+		if err != nil {
+			<-l.slots
+			if isClosed(err) {
+				return
+			}
+			// EMFILE and friends: wait and retry rather than spin.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		l.srv.conns.add(c)
+		go l.serve(c)
+	}
+}
+
+// serve sniffs the connection's protocol and hands it to its face, which
+// closes it when done.
+func (l *listener) serve(c net.Conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.log.Error("panic serving connection", "client", c.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
+			_ = c.Close()
+		}
+		l.srv.conns.remove(c)
+		<-l.slots
+	}()
+	proto, sc, err := sniff.Sniff(c, l.headerTimeout)
+	if err != nil {
+		if !errors.Is(err, sniff.ErrTimeout) {
+			l.log.Debug("connection closed before its first byte", "client", c.RemoteAddr().String(), "err", err)
+		}
+		_ = c.Close()
+		return
+	}
+	switch {
+	case proto == sniff.HTTP && l.http != nil:
+		l.http.ServeConn(sc)
+	case (proto == sniff.SOCKS4 || proto == sniff.SOCKS5) && l.socks != nil:
+		l.socks.ServeConn(sc)
+	default:
+		l.refuse(sc, proto)
+	}
+}
+
+// refuse answers a protocol the listener does not serve as that protocol
+// understands, then closes.
+func (l *listener) refuse(c *sniff.Conn, proto sniff.Protocol) {
+	l.log.Info("protocol not served on this listener", "client", c.RemoteAddr().String(), "protocol", proto.String())
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	switch proto {
+	case sniff.HTTP:
+		const body = "HTTP is not served on this listener.\n"
+		_, _ = fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	case sniff.SOCKS4:
+		_, _ = c.Write([]byte{0, 0x5b, 0, 0, 0, 0, 0, 0})
+	case sniff.SOCKS5:
+		_, _ = c.Write([]byte{5, 0xff})
+	}
+	_ = c.Close()
+}
+
+func (l *listener) close() {
+	if l.ln != nil {
+		_ = l.ln.Close()
+	}
+}
+
+// drain tells the faces to finish what is in flight and take nothing new.
+func (l *listener) drain() {
+	if l.http != nil {
+		l.http.Shutdown()
+	}
+	if l.socks != nil {
+		l.socks.Shutdown()
+	}
+}
+
+func (l *listener) closeFaces() {
+	if l.http != nil {
+		l.http.Close()
+	}
+}

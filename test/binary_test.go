@@ -1,0 +1,169 @@
+package test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/janus-proxy/janus/internal/janustest"
+)
+
+// buildJanus builds cmd/janus once per test binary run.
+func buildJanus(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "janus")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/janus")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startBinary runs the janus binary and waits until it logs that it is
+// listening. It returns the process and its stdout (the access log).
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, *janustest.LogBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stdout := &janustest.LogBuffer{}
+	cmd.Stdout = stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+	})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var all strings.Builder
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "janus started") {
+				ready <- ""
+				_, _ = io.Copy(io.Discard, stderr)
+				return
+			}
+		}
+		ready <- all.String()
+	}()
+	select {
+	case msg := <-ready:
+		if msg != "" {
+			if strings.Contains(msg, "address already in use") {
+				t.Skipf("the default port is busy on this machine: %s", msg)
+			}
+			t.Fatalf("janus exited before it started:\n%s", msg)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("janus did not start within 20s")
+	}
+	return cmd, stdout
+}
+
+// TestBinaryRunsTheSafeDefaultConfig: `janus` with no arguments serves a
+// forward proxy on 127.0.0.1:8080 that refuses loopback destinations, and
+// stops cleanly on SIGTERM.
+func TestBinaryRunsTheSafeDefaultConfig(t *testing.T) {
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:8080", 200*time.Millisecond); err == nil {
+		c.Close()
+		t.Skip("127.0.0.1:8080 is already in use on this machine")
+	}
+	bin := buildJanus(t)
+	cmd, stdout := startBinary(t, bin)
+	origin := janustest.EchoOrigin(t)
+	tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: "127.0.0.1:8080"})}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(origin.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("default config let a client reach a loopback origin: status %d", resp.StatusCode)
+	}
+	tr.CloseIdleConnections()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("janus did not stop within 10s of SIGTERM")
+	}
+	if !strings.Contains(stdout.String(), `"rule":"special-destinations"`) {
+		t.Errorf("access log on stdout lacks the denial: %q", stdout.String())
+	}
+}
+
+// TestBinaryReopensLogOnSIGUSR1: logrotate moves the file, SIGUSR1 makes
+// Janus write to a new one.
+func TestBinaryReopensLogOnSIGUSR1(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	cfgPath := filepath.Join(dir, "janus.yaml")
+	origin := janustest.EchoOrigin(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := "log: {access: {output: " + logPath + "}}\nlisteners:\n  - {name: p, listen: '" + addr + "', forward: {policy: all}}\npolicies:\n  all: [{allow: {}}]\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := startBinary(t, buildJanus(t), "run", "-c", cfgPath)
+	get := func() {
+		tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: addr})}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(origin.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	waitLines := func(path string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			data, _ := os.ReadFile(path)
+			if strings.Count(string(data), "\n") >= n {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		data, _ := os.ReadFile(path)
+		t.Fatalf("%s: want %d lines, have %q", path, n, data)
+	}
+	get()
+	waitLines(logPath, 1)
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	get()
+	waitLines(logPath, 1)
+	waitLines(logPath+".1", 1)
+}

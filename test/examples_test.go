@@ -1,0 +1,95 @@
+package test
+
+import (
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/proxy"
+
+	"github.com/janus-proxy/janus/internal/config"
+	"github.com/janus-proxy/janus/internal/janustest"
+)
+
+// exampleTested lists the configs in examples/ that the tests below load.
+var exampleTested = map[string]bool{"local.yaml": true}
+
+func TestEveryExampleLoads(t *testing.T) {
+	for name := range exampleTested {
+		t.Run(name, func(t *testing.T) {
+			if _, err := config.Load(filepath.Join("..", "examples", name)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestLocalExampleWalkThrough follows the README's walk-through with
+// examples/local.yaml (on a free port instead of 8080).
+func TestLocalExampleWalkThrough(t *testing.T) {
+	cfg, err := config.Load("../examples/local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listeners[0].Listen != "127.0.0.1:8080" {
+		t.Fatalf("the README promises 127.0.0.1:8080, the example says %s", cfg.Listeners[0].Listen)
+	}
+	cfg.Listeners[0].Listen = "127.0.0.1:0"
+	j := janustest.StartConfig(t, cfg, "../examples")
+	origin := janustest.EchoOrigin(t)
+	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(origin.URL, "http://"))
+	port, _ := strconv.Atoi(portStr)
+	addr := j.Addr(t, "local")
+
+	for _, tc := range []struct {
+		desc, user, url string
+		want            int
+	}{
+		{"alice reaches 127.0.0.1", "alice:wonderland", origin.URL + "/", http.StatusOK},
+		{"bob reaches 127.0.0.1 on any port", "bob:builder", origin.URL + "/", http.StatusOK},
+		{"a password is required", "", origin.URL + "/", http.StatusProxyAuthRequired},
+		{"127.0.0.2 stays denied", "alice:wonderland", "http://127.0.0.2:" + portStr + "/", http.StatusForbidden},
+		{"link-local stays denied", "alice:wonderland", "http://169.254.169.254/latest/meta-data/", http.StatusForbidden},
+		{"private stays denied", "alice:wonderland", "http://10.0.0.1/", http.StatusForbidden},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			resp, err := proxyClient(t, j, "local", tc.user).Get(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+		})
+	}
+	t.Run("socks5 with alice", func(t *testing.T) {
+		d, _ := proxy.SOCKS5("tcp", addr, &proxy.Auth{User: "alice", Password: "wonderland"}, &net.Dialer{})
+		resp, err := socksHTTPClient(t, d).Get(origin.URL + "/s5")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+	t.Run("socks4a from this machine to localhost", func(t *testing.T) {
+		c, code := socks4Connect(t, addr, [4]byte{0, 0, 0, 1}, uint16(port), "localhost")
+		if c != nil {
+			c.Close()
+		}
+		if code != 0x5a {
+			t.Errorf("reply %#x, want 0x5a", code)
+		}
+	})
+	t.Run("socks4 to 127.0.0.2 is refused", func(t *testing.T) {
+		c, code := socks4Connect(t, addr, [4]byte{127, 0, 0, 2}, uint16(port), "")
+		if c != nil {
+			c.Close()
+		}
+		if code != 0x5b {
+			t.Errorf("reply %#x, want 0x5b", code)
+		}
+	})
+}
