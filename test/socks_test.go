@@ -221,10 +221,10 @@ func TestSOCKSGarbageClosesCleanly(t *testing.T) {
 	janustest.CheckGoroutines(t)
 	j := startBase(t)
 	for _, garbage := range [][]byte{
-		{5, 0},                  // no methods
-		{5, 1, 0, 5, 9, 0, 1},   // unknown command
-		{5, 255},                // truncated
-		{4, 9, 0, 80, 1, 2, 3},  // truncated SOCKS4
+		{5, 0},                          // no methods
+		{5, 1, 0, 5, 9, 0, 1},           // unknown command
+		{5, 255},                        // truncated
+		{4, 9, 0, 80, 1, 2, 3},          // truncated SOCKS4
 		{5, 1, 0, 5, 1, 0, 3, 0, 0, 80}, // empty domain
 	} {
 		c, err := net.Dial("tcp", j.Addr(t, "open"))
