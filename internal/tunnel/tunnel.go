@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -51,7 +52,7 @@ const (
 // like. Normal ends (EOF, a connection closed by Join or by the caller, a
 // reset by a peer that had already sent its FIN) are not errors.
 type Error struct {
-	Op   string // "read" or "write"
+	Op   string // "read", "write", or "copy" for a recovered panic
 	Peer Peer   // the end that Op was done on
 	Err  error
 }
@@ -162,11 +163,19 @@ type direction struct {
 
 // run copies until src ends, then half-closes dst; on an error it aborts the
 // whole tunnel. It runs on its own goroutine for the down direction, so the
-// stack of an idle tunnel reads tunnel.(*direction).run.
+// stack of an idle tunnel reads tunnel.(*direction).run. A panic (in a
+// wrapped conn, say) ends the tunnel with an *Error carrying the stack, for
+// the caller to log with the connection's identity, instead of the process.
 func (d *direction) run(wg *sync.WaitGroup) {
 	if wg != nil {
 		defer wg.Done()
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			d.err = &Error{Op: "copy", Peer: d.from, Err: fmt.Errorf("panic: %v\n%s", r, debug.Stack())}
+			d.t.abort()
+		}
+	}()
 	d.err = d.copy()
 	if d.err == nil {
 		d.fin.Store(true)

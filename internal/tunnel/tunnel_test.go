@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -345,6 +346,39 @@ func TestLeftoverDeadlinesDoNotEndTheTunnel(t *testing.T) {
 			j.origin.Close()
 			if out := j.wait(t, 5*time.Second); out.err != nil || out.res.Up != 4 {
 				t.Errorf("Join = %+v, %v", out.res, out.err)
+			}
+		})
+	}
+}
+
+// panicky is a wrapped connection whose Read panics.
+type panicky struct{ *net.TCPConn }
+
+func (panicky) Read([]byte) (int, error) { panic("broken wrapper") }
+
+func TestPanicInACopyEndsTheTunnelWithAnError(t *testing.T) {
+	for _, tc := range []struct {
+		desc string
+		wrap func(j *joined) (client, origin net.Conn)
+	}{
+		{desc: "in the caller's direction", wrap: func(j *joined) (net.Conn, net.Conn) { return panicky{j.proxyC}, j.proxyO }},
+		{desc: "in the spawned direction", wrap: func(j *joined) (net.Conn, net.Conn) { return j.proxyC, panicky{j.proxyO} }},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			checkGoroutines(t)
+			j := &joined{done: make(chan outcome, 1)}
+			j.client, j.proxyC = connPair(t)
+			j.proxyO, j.origin = connPair(t)
+			t.Cleanup(func() { j.client.Close(); j.origin.Close() })
+			c, o := tc.wrap(j)
+			go func() {
+				res, err := Join(c, o, Options{})
+				j.done <- outcome{res, err}
+			}()
+			out := j.wait(t, 5*time.Second)
+			var te *Error
+			if !errors.As(out.err, &te) || te.Op != "copy" || !strings.Contains(te.Error(), "broken wrapper") {
+				t.Fatalf("Join error = %v, want a recovered panic", out.err)
 			}
 		})
 	}
