@@ -83,12 +83,22 @@ func (d *Dialer) race(ctx context.Context, host string, cands []netip.AddrPort) 
 	return nil, firstErr
 }
 
-// attempt dials exactly ap: an address, never a name, so nothing is
-// resolved again after the check.
+// attempt dials exactly ap: an address literal, never a name, so nothing is
+// resolved again after the check. It goes through DialContext with ap's
+// text, not Dialer.DialTCP: that one turns an invalid laddr into ":0" and
+// binds before connecting, which makes every connection take its own
+// ephemeral port instead of sharing ports across destinations (and fails
+// with EADDRINUSE under load).
 func (d *Dialer) attempt(ctx context.Context, ap netip.AddrPort, results chan<- attempt) {
 	nd := net.Dialer{Timeout: d.timeout(), KeepAlive: d.KeepAlive}
-	c, err := nd.DialTCP(ctx, "tcp", netip.AddrPort{}, ap)
-	results <- attempt{ap: ap, c: c, err: err}
+	var r attempt
+	r.ap = ap
+	c, err := nd.DialContext(ctx, "tcp", ap.String())
+	if err == nil {
+		r.c = c.(*net.TCPConn)
+	}
+	r.err = err
+	results <- r
 }
 
 // closeLosers collects the attempts still running after a winner and closes
