@@ -228,3 +228,29 @@ func TestManyConcurrentTunnelsShareThePipePool(t *testing.T) {
 		t.Errorf("%d pipes pooled, bound is %d", n, pipePoolSize)
 	}
 }
+
+func TestEndedTunnelsLeaveNoDescriptors(t *testing.T) {
+	checkGoroutines(t)
+	drainPipePool()
+	before := openFDs(t)
+	ends := []func(j *joined){
+		func(j *joined) { j.client.Close(); j.origin.Close() },
+		func(j *joined) { j.client.SetLinger(0); j.client.Close() },
+		func(j *joined) { j.origin.SetLinger(0); j.origin.Close() },
+		func(j *joined) {}, // left to the idle limit
+	}
+	for i := range 40 {
+		m := modes[i%len(modes)]
+		j := startTunnel(t, m, Options{Idle: 100 * time.Millisecond})
+		j.client.Write(make([]byte, 100<<10))
+		j.origin.Write(make([]byte, 100<<10))
+		ends[i%len(ends)](j)
+		j.wait(t, 5*time.Second)
+		j.client.Close()
+		j.origin.Close()
+	}
+	drainPipePool()
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open before, %d after 40 ended tunnels", before, after)
+	}
+}
