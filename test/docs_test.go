@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/janus-proxy/janus/internal/addrset"
 	"github.com/janus-proxy/janus/internal/config"
 )
 
@@ -53,4 +54,18 @@ func yamlBlocks(md string) []string {
 		blocks = append(blocks, b.String())
 	}
 	return blocks
+}
+
+// TestEveryAddressSetIsDocumented: the set names users can write in rules
+// are all in the configuration reference.
+func TestEveryAddressSetIsDocumented(t *testing.T) {
+	data, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range addrset.Names() {
+		if !strings.Contains(string(data), "`"+name+"`") {
+			t.Errorf("address set %q is not in docs/configuration.md", name)
+		}
+	}
 }
