@@ -58,17 +58,17 @@ func (c *conn) logAccess() {
 		return
 	}
 	proto := "http"
-	if c.req.Form == httpmsg.AuthorityForm {
+	if c.m.req.Form == httpmsg.AuthorityForm {
 		proto = "connect"
 	}
-	e := &c.entry
+	e := &c.m.entry
 	*e = observe.Entry{
 		Time:      c.x.start,
 		Listener:  c.s.o.Listener,
 		Client:    c.client,
 		User:      c.x.user,
 		Protocol:  proto,
-		Method:    c.strs.method(c.req.Method),
+		Method:    c.strs.method(c.m.req.Method),
 		Target:    c.target(),
 		Status:    c.x.status,
 		BytesUp:   c.x.up,
@@ -77,11 +77,11 @@ func (c *conn) logAccess() {
 		Rule:      c.x.rule,
 		Error:     c.x.err,
 	}
-	if v := c.req.Header.Get("User-Agent"); v != nil {
+	if v := c.m.req.Header.Get("User-Agent"); v != nil {
 		c.strs.ua = reuse(c.strs.ua, v)
 		e.UserAgent = c.strs.ua
 	}
-	if v := c.req.Header.Get("Referer"); v != nil {
+	if v := c.m.req.Header.Get("Referer"); v != nil {
 		c.strs.ref = reuse(c.strs.ref, v)
 		e.Referer = c.strs.ref
 	}
@@ -91,19 +91,19 @@ func (c *conn) logAccess() {
 // target is the request's target as logged: the absolute URL, or
 // host:port for CONNECT.
 func (c *conn) target() string {
-	b := c.tgtBuf[:0]
-	switch c.req.Form {
+	b := c.m.tgtBuf[:0]
+	switch c.m.req.Form {
 	case httpmsg.AbsoluteForm:
-		b = append(b, c.req.Scheme...)
+		b = append(b, c.m.req.Scheme...)
 		b = append(b, "://"...)
-		b = append(b, c.req.Authority...)
-		b = append(b, c.req.Path...)
+		b = append(b, c.m.req.Authority...)
+		b = append(b, c.m.req.Path...)
 	case httpmsg.AuthorityForm:
-		b = append(b, c.req.Authority...)
+		b = append(b, c.m.req.Authority...)
 	default:
-		b = append(b, c.req.Path...)
+		b = append(b, c.m.req.Path...)
 	}
-	c.tgtBuf = b
+	c.m.tgtBuf = b
 	c.strs.tgt = reuse(c.strs.tgt, b)
 	return c.strs.tgt
 }

@@ -22,7 +22,7 @@ func challengeField(h *httpmsg.Header) {
 // false. A connection's last verified credentials are remembered, so a
 // client that sends them with every request is verified once.
 func (c *conn) identify(f http1.Framing) (*gate.Identity, bool) {
-	v := c.req.Header.Get("Proxy-Authorization")
+	v := c.m.req.Header.Get("Proxy-Authorization")
 	if v == nil || c.s.o.Gate.Users == nil {
 		// Without a user database there is nothing to check credentials
 		// against; like Squid without auth, the field is ignored (and it
@@ -89,9 +89,9 @@ func (c *conn) decide(proto gate.Protocol, f http1.Framing) (gate.Request, bool)
 		Client:   c.client.Addr(),
 		User:     user,
 		Protocol: proto,
-		Method:   c.strs.method(c.req.Method),
-		Host:     c.strs.host(c.req.Host),
-		Port:     c.req.Port,
+		Method:   c.strs.method(c.m.req.Method),
+		Host:     c.strs.host(c.m.req.Host),
+		Port:     c.m.req.Port,
 	}
 	d := c.s.o.Gate.Decide(&gr)
 	c.x.rule = d.Rule
@@ -109,7 +109,7 @@ func (c *conn) decide(proto gate.Protocol, f http1.Framing) (gate.Request, bool)
 // deny answers 403 naming the rule; cause, if any, goes to the log only.
 func (c *conn) deny(rule string, cause error, f http1.Framing) {
 	msg := "access denied by rule " + rule
-	if !f.Empty() && !c.body.Done() {
+	if !f.Empty() && !c.m.body.Done() {
 		c.x.closeConn = true
 	}
 	c.x.rule = rule
@@ -146,7 +146,7 @@ func (c *conn) dialFailed(err error, f http1.Framing) {
 
 // fail answers a gateway error (502, 504) and logs the cause.
 func (c *conn) fail(status int, msg string, cause error, f http1.Framing) {
-	if !f.Empty() && !c.body.Done() {
+	if !f.Empty() && !c.m.body.Done() {
 		c.x.closeConn = true
 	}
 	c.reply(status, msg, nil)

@@ -38,18 +38,13 @@ type conn struct {
 	tcp    *net.TCPConn // raw as TCP, nil if it is not
 	client netip.AddrPort
 	ipText []byte // the client's address in text, for X-Forwarded-For
+	direct bool   // the reader reads the raw socket (the sniffed byte is consumed)
 	state  atomic.Int32
 
-	r    http1.Reader
-	w    http1.Writer
-	req  httpmsg.RequestHead // as the client sent it; never changed
-	body http1.Body          // the request's content
-	out  httpmsg.RequestHead // the copy sent to the origin
-	resp httpmsg.ResponseHead
-	rout httpmsg.ResponseHead // the copy sent to the client
-	rb   http1.Body           // the response's content
-	trl  httpmsg.Header       // trailer fields on their way on
-	wdl  time.Time            // the client's write deadline
+	r   http1.Reader
+	w   http1.Writer
+	m   *messages // nil while the connection waits for a request
+	wdl time.Time // the client's write deadline
 
 	// Per-request results, for the access log and keep-alive decisions.
 	x exchange
@@ -57,12 +52,52 @@ type conn struct {
 	// Strings that usually repeat on a connection, kept so that repeats
 	// cost a comparison rather than an allocation.
 	strs     stringCache
-	keyBuf   []byte
-	tgtBuf   []byte
 	authRaw  []byte         // the Proxy-Authorization value last verified
 	authUser *gate.Identity // who it identified
+}
+
+// messages is the storage of one exchange. A connection holds it only
+// while it serves a request; between requests it goes back to a pool, so
+// an idle connection keeps none of it, and a busy server reuses the same
+// few without allocating.
+type messages struct {
+	req      httpmsg.RequestHead // as the client sent it; never changed
+	body     http1.Body          // the request's content
+	out      httpmsg.RequestHead // the copy sent to the origin
+	resp     httpmsg.ResponseHead
+	rout     httpmsg.ResponseHead // the copy sent to the client
+	rb       http1.Body           // the response's content
+	trl      httpmsg.Header       // trailer fields on their way on
 	entry    observe.Entry
+	keyBuf   []byte
+	tgtBuf   []byte
 	pumpDone chan pumpResult
+}
+
+var messagesPool = sync.Pool{New: func() any { return new(messages) }}
+
+// takeMessages gives the connection storage for an exchange.
+func (c *conn) takeMessages() {
+	if c.m == nil {
+		c.m = messagesPool.Get().(*messages)
+	}
+}
+
+// dropMessages returns the exchange storage to the pool, keeping nothing
+// that points back at this connection.
+func (c *conn) dropMessages() {
+	m := c.m
+	if m == nil {
+		return
+	}
+	c.m = nil
+	m.body.Reset(nil, http1.Framing{}, 400, 0)
+	m.rb.Reset(nil, http1.Framing{}, 502, 0)
+	m.entry = observe.Entry{}
+	if m.req.Header.Len() > 128 || cap(m.keyBuf) > 4096 || cap(m.tgtBuf) > 16<<10 {
+		return // unusually large: let it go rather than pin it
+	}
+	messagesPool.Put(m)
 }
 
 // exchange is what one request did.
@@ -87,6 +122,12 @@ func (s *Server) newConn(sc *sniff.Conn) *conn {
 		c.raw = sc.Conn
 	}
 	c.tcp, _ = c.raw.(*net.TCPConn)
+	if c.sc.Conn != c.raw {
+		// Something wraps the socket (a limiter, a counter): always read
+		// through it.
+		c.tcp = nil
+	}
+	c.direct = false
 	c.client = clientAddr(c.raw)
 	c.ipText = c.client.Addr().AppendTo(c.ipText[:0])
 	c.state.Store(stateActive)
@@ -105,12 +146,9 @@ func (s *Server) endConn(c *conn) {
 	c.s, c.sc, c.raw, c.tcp = nil, nil, nil, nil
 	c.authRaw, c.authUser = c.authRaw[:0], nil
 	c.strs = stringCache{}
-	c.entry = observe.Entry{}
+	c.dropMessages()
 	c.x = exchange{}
 	c.wdl = time.Time{}
-	if c.req.Header.Len() > 64 || cap(c.keyBuf) > 1024 {
-		return // unusually large: let it go rather than pin it
-	}
 	connPool.Put(c)
 }
 
@@ -126,13 +164,14 @@ func (c *conn) serve() {
 			return
 		}
 		first = false
+		c.takeMessages()
 		c.x = exchange{start: time.Now()}
-		f, err := http1.ReadRequest(&c.r, &c.req, s.limits)
+		f, err := http1.ReadRequest(&c.r, &c.m.req, s.limits)
 		if err != nil {
 			c.badRequest(err)
 			return
 		}
-		if c.tcp != nil && len(c.sc.Peeked) == 0 {
+		if c.tcp != nil && !c.direct && len(c.sc.Peeked) == 0 {
 			// The sniffed byte has been replayed: read the raw socket from
 			// now on, so that bodies can splice and idle waits hold no
 			// buffer.
@@ -140,6 +179,7 @@ func (c *conn) serve() {
 			if rc, err := c.tcp.SyscallConn(); err == nil {
 				c.r.SetRawConn(rc)
 			}
+			c.direct = true
 		}
 		if !c.handle(f) {
 			return
@@ -165,6 +205,7 @@ func (c *conn) waitRequest(first bool) bool {
 		timeout = s.o.HeaderTimeout
 	}
 	c.w.Release()
+	c.dropMessages()
 	if err := c.raw.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return false
 	}
@@ -202,21 +243,21 @@ func (c *conn) badRequest(err error) {
 // handle serves one request and reports whether the connection goes on.
 func (c *conn) handle(f http1.Framing) bool {
 	s := c.s
-	c.body.Reset(&c.r, f, 400, s.o.MaxHeaderBytes)
+	c.m.body.Reset(&c.r, f, 400, s.o.MaxHeaderBytes)
 	switch {
-	case c.req.Form == httpmsg.AuthorityForm:
+	case c.m.req.Form == httpmsg.AuthorityForm:
 		if !s.o.AllowCONNECT {
 			return c.refuse(405, "CONNECT is not enabled on this listener", f)
 		}
 		return c.connect(f)
-	case c.req.Form != httpmsg.AbsoluteForm:
+	case c.m.req.Form != httpmsg.AbsoluteForm:
 		// Origin-form or asterisk-form: this is a proxy, not a web server.
 		return c.refuse(400, "not a proxy request: the target must be an absolute http:// URI or CONNECT host:port", f)
 	case !s.o.AllowHTTP:
 		return c.refuse(405, "HTTP proxying is not enabled on this listener", f)
-	case httpmsg.EqualFold(c.req.Scheme, "https"):
+	case httpmsg.EqualFold(c.m.req.Scheme, "https"):
 		return c.refuse(400, "https:// targets are not proxied; use CONNECT", f)
-	case !httpmsg.EqualFold(c.req.Scheme, "http"):
+	case !httpmsg.EqualFold(c.m.req.Scheme, "http"):
 		return c.refuse(400, "unsupported URI scheme", f)
 	}
 	return c.proxy(f)
@@ -243,7 +284,7 @@ func (c *conn) reply(status int, msg string, extra func(*httpmsg.Header)) {
 	if !c.clientKeepAlive() || s.shutting.Load() {
 		c.x.closeConn = true
 	}
-	h := &c.rout
+	h := &c.m.rout
 	h.Reset()
 	h.Version = httpmsg.HTTP11
 	h.Status = status
@@ -256,12 +297,12 @@ func (c *conn) reply(status int, msg string, extra func(*httpmsg.Header)) {
 	s.o.Anonymity.applyResponse(&h.Header, s.via11)
 	if c.x.closeConn {
 		h.Header.AddString("Connection", "close")
-	} else if !c.req.Version.AtLeast(1, 1) {
+	} else if !c.m.req.Version.AtLeast(1, 1) {
 		h.Header.AddString("Connection", "keep-alive")
 	}
 	c.extendWrite()
 	c.w.WriteResponseHead(h)
-	if !httpmsg.EqualFold(c.req.Method, "HEAD") {
+	if !httpmsg.EqualFold(c.m.req.Method, "HEAD") {
 		c.w.WriteString(msg)
 		c.w.WriteString("\n")
 	}
@@ -275,8 +316,8 @@ func (c *conn) reply(status int, msg string, extra func(*httpmsg.Header)) {
 // asks for keep-alive. Proxy-Connection, which old clients send to proxies
 // instead of Connection, counts the same.
 func (c *conn) clientKeepAlive() bool {
-	h := &c.req.Header
-	if c.req.Version.AtLeast(1, 1) {
+	h := &c.m.req.Header
+	if c.m.req.Version.AtLeast(1, 1) {
 		return !h.HasToken("Connection", "close") && !h.HasToken("Proxy-Connection", "close")
 	}
 	return h.HasToken("Connection", "keep-alive") || h.HasToken("Proxy-Connection", "keep-alive")

@@ -40,7 +40,7 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 	f := p.f
 	_ = oc.Conn.SetDeadline(time.Now().Add(s.o.ResponseTimeout))
 	readBefore := oc.R.Count()
-	oc.W.WriteRequestHead(&c.out)
+	oc.W.WriteRequestHead(&c.m.out)
 
 	var snd sending
 	switch {
@@ -73,7 +73,7 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 	var fr http1.Framing
 	for interim := 0; ; interim++ {
 		var err error
-		fr, err = http1.ReadResponse(&oc.R, &c.resp, c.req.Method, s.limits)
+		fr, err = http1.ReadResponse(&oc.R, &c.m.resp, c.m.req.Method, s.limits)
 		if err != nil {
 			if oc.Reused && !snd.started && oc.R.Count() == readBefore && isClosedBeforeResponse(err) {
 				c.finishPump(oc, &snd, false)
@@ -82,7 +82,7 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 			c.responseFailed(oc, &snd, err)
 			return false
 		}
-		if c.resp.Status == 101 {
+		if c.m.resp.Status == 101 {
 			if !p.upgrade {
 				c.responseFailed(oc, &snd, errUnasked101)
 				return false
@@ -90,17 +90,17 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 			c.switchProtocols(oc)
 			return false
 		}
-		if !c.resp.Informational() {
+		if !c.m.resp.Informational() {
 			break
 		}
 		if interim == maxInterim {
 			c.responseFailed(oc, &snd, errTooManyInterim)
 			return false
 		}
-		if c.resp.Status == 100 && p.expect && !snd.started && !snd.pumping {
+		if c.m.resp.Status == 100 && p.expect && !snd.started && !snd.pumping {
 			c.startPump(oc, &snd)
 		}
-		if c.req.Version.AtLeast(1, 1) {
+		if c.m.req.Version.AtLeast(1, 1) {
 			// HTTP/1.0 clients never see 1xx (RFC 9110 §15.2).
 			c.writeInterim()
 		}
@@ -112,26 +112,26 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 		c.x.closeConn = true
 	}
 
-	c.x.status = c.resp.Status
+	c.x.status = c.m.resp.Status
 	chunkedOut := c.writeResponseHead(fr)
-	c.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
+	c.m.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
 	relayErr := c.relayBody(oc, fr, chunkedOut)
-	c.x.down = c.rb.Count()
+	c.x.down = c.m.rb.Count()
 
 	if snd.pumping {
 		// A successful response lets the upload finish (the origin may
 		// still be reading); any other ends it.
-		c.finishPump(oc, &snd, relayErr == nil && c.resp.Status < 300)
+		c.finishPump(oc, &snd, relayErr == nil && c.m.resp.Status < 300)
 	}
 	if !snd.done {
 		// Content the origin never asked for (Expect) or never took is
 		// still in the client's stream: that connection cannot go on.
 		c.x.closeConn = true
 	}
-	c.x.up = c.body.Count()
+	c.x.up = c.m.body.Count()
 
-	reuse := relayErr == nil && snd.done && snd.err == nil && c.rb.Done() && fr.Kind != http1.CloseBody &&
-		originKeepAlive(&c.resp)
+	reuse := relayErr == nil && snd.done && snd.err == nil && c.m.rb.Done() && fr.Kind != http1.CloseBody &&
+		originKeepAlive(&c.m.resp)
 	if reuse {
 		s.pool.Put(oc)
 	} else {
@@ -148,11 +148,11 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 // consumeBuffered marks content sent straight from the read buffer as read.
 func (c *conn) consumeBuffered(snd *sending) {
 	for snd.buffered > 0 {
-		chunk, err := c.body.Next()
+		chunk, err := c.m.body.Next()
 		if err != nil {
 			break
 		}
-		c.body.Consume(len(chunk))
+		c.m.body.Consume(len(chunk))
 		snd.buffered -= len(chunk)
 	}
 	snd.buffered = 0
@@ -189,7 +189,7 @@ func (c *conn) responseFailed(oc *http1.ClientConn, snd *sending, err error) {
 	if !snd.done || snd.err != nil {
 		c.x.closeConn = true
 	}
-	c.x.up = c.body.Count()
+	c.x.up = c.m.body.Count()
 	var ce *clientSideError
 	if errors.As(snd.err, &ce) {
 		// The client's content broke the exchange; say so, if it listens.
@@ -213,8 +213,8 @@ func (c *conn) body0() http1.Framing { return http1.Framing{} }
 // startPump sends the request's content to the origin from a goroutine, so
 // that an origin answering before it has read everything is heard.
 func (c *conn) startPump(oc *http1.ClientConn, snd *sending) {
-	if c.pumpDone == nil {
-		c.pumpDone = make(chan pumpResult, 1)
+	if c.m.pumpDone == nil {
+		c.m.pumpDone = make(chan pumpResult, 1)
 	}
 	snd.started = true
 	snd.pumping = true
@@ -229,20 +229,20 @@ func (c *conn) finishPump(oc *http1.ClientConn, snd *sending, wait bool) {
 	}
 	if !wait {
 		select {
-		case r := <-c.pumpDone:
+		case r := <-c.m.pumpDone:
 			c.pumped(snd, r)
 			return
 		default:
 		}
 		_ = oc.Conn.Close()
 	}
-	c.pumped(snd, <-c.pumpDone)
+	c.pumped(snd, <-c.m.pumpDone)
 }
 
 func (c *conn) pumped(snd *sending, r pumpResult) {
 	snd.pumping = false
 	snd.err = r.err
-	snd.done = r.err == nil && c.body.Done()
+	snd.done = r.err == nil && c.m.body.Done()
 }
 
 // pump copies the request content to the origin (one goroutine per
@@ -256,29 +256,29 @@ func (c *conn) pump(oc *http1.ClientConn) {
 		// so that the serving goroutine stops waiting for a response.
 		_ = oc.Conn.Close()
 	}
-	c.pumpDone <- pumpResult{n, err}
+	c.m.pumpDone <- pumpResult{n, err}
 }
 
 // sendBody streams the request content to the origin, chunked if it came
 // chunked, with progress deadlines on both sides.
 func (c *conn) sendBody(oc *http1.ClientConn) (int64, error) {
 	idle := c.s.o.IdleTimeout
-	var start = c.body.Count()
-	chunked := c.body.Kind() == http1.ChunkedBody
+	var start = c.m.body.Count()
+	chunked := c.m.body.Kind() == http1.ChunkedBody
 	cw := http1.ChunkedWriter{W: &oc.W}
 	for {
 		now := time.Now()
 		_ = oc.Conn.SetWriteDeadline(now.Add(idle))
 		if !chunked {
-			if _, ok, err := c.body.Splice(&oc.W, 1<<20); ok {
+			if _, ok, err := c.m.body.Splice(&oc.W, 1<<20); ok {
 				if err != nil {
 					var he *http1.Error
 					if errors.As(err, &he) {
 						err = &clientSideError{err}
 					}
-					return c.body.Count() - start, err
+					return c.m.body.Count() - start, err
 				}
-				if c.body.Done() {
+				if c.m.body.Done() {
 					break
 				}
 				continue
@@ -286,33 +286,33 @@ func (c *conn) sendBody(oc *http1.ClientConn) (int64, error) {
 		}
 		if c.r.Buffered() == 0 {
 			if err := oc.W.Flush(); err != nil {
-				return c.body.Count() - start, err
+				return c.m.body.Count() - start, err
 			}
 			_ = c.raw.SetReadDeadline(now.Add(idle))
 		}
-		chunk, err := c.body.Next()
+		chunk, err := c.m.body.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return c.body.Count() - start, &clientSideError{err}
+			return c.m.body.Count() - start, &clientSideError{err}
 		}
 		if chunked {
 			_, err = cw.Write(chunk)
 		} else {
 			_, err = oc.W.Write(chunk)
 		}
-		c.body.Consume(len(chunk))
+		c.m.body.Consume(len(chunk))
 		if err != nil {
-			return c.body.Count() - start, err
+			return c.m.body.Count() - start, err
 		}
 	}
 	if chunked {
-		c.trl.Reset()
-		copyTrailer(&c.trl, &c.body.Trailer)
-		_ = cw.Close(&c.trl)
+		c.m.trl.Reset()
+		copyTrailer(&c.m.trl, &c.m.body.Trailer)
+		_ = cw.Close(&c.m.trl)
 	}
-	return c.body.Count() - start, oc.W.Flush()
+	return c.m.body.Count() - start, oc.W.Flush()
 }
 
 // notInTrailers are fields that must not travel as trailers (RFC 9110

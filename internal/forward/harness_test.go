@@ -99,7 +99,7 @@ func allowAll() *gate.Gate {
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -108,7 +108,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // startProxy serves a forward.Server built from o (Gate, Dialer and Access
 // filled in when empty) until the test ends.
-func startProxy(t *testing.T, o Options) *proxyUnderTest {
+func startProxy(t testing.TB, o Options) *proxyUnderTest {
 	t.Helper()
 	if o.Gate == nil {
 		o.Gate = allowAll()

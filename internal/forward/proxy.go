@@ -64,7 +64,7 @@ func (c *conn) proxy(f http1.Framing) bool {
 // framing and connection options of our own.
 func (c *conn) buildOutbound(f http1.Framing) plan {
 	s := c.s
-	in, out := &c.req, &c.out
+	in, out := &c.m.req, &c.m.out
 	p := plan{f: f}
 	p.upgrade = in.Version.AtLeast(1, 1) && f.Empty() &&
 		in.Header.HasToken("Connection", "upgrade") && in.Header.Has("Upgrade")
@@ -133,17 +133,17 @@ var (
 // poolKey is the destination as origin connections are pooled:
 // lower-case host and port.
 func (c *conn) poolKey() []byte {
-	b := c.keyBuf[:0]
-	if len(c.req.Host) > 0 && indexColon(c.req.Host) {
+	b := c.m.keyBuf[:0]
+	if len(c.m.req.Host) > 0 && indexColon(c.m.req.Host) {
 		b = append(b, '[')
-		b = append(b, c.req.Host...)
+		b = append(b, c.m.req.Host...)
 		b = append(b, ']')
 	} else {
-		b = append(b, c.req.Host...)
+		b = append(b, c.m.req.Host...)
 	}
 	b = append(b, ':')
-	b = appendInt(b, int64(c.req.Port))
-	c.keyBuf = b
+	b = appendInt(b, int64(c.m.req.Port))
+	c.m.keyBuf = b
 	return b
 }
 

@@ -20,7 +20,7 @@ const spliceChunk = 4 << 20
 
 // responseVia is this hop's Via entry for a response from the origin.
 func (c *conn) responseVia() []byte {
-	if c.resp.Version.AtLeast(1, 1) {
+	if c.m.resp.Version.AtLeast(1, 1) {
 		return c.s.via11
 	}
 	return c.s.via10
@@ -28,12 +28,12 @@ func (c *conn) responseVia() []byte {
 
 // copyResponse starts the client's copy of the origin's response head.
 func (c *conn) copyResponse(keepUpgrade bool) *httpmsg.ResponseHead {
-	h := &c.rout
+	h := &c.m.rout
 	h.Reset()
 	h.Version = httpmsg.HTTP11
-	h.Status = c.resp.Status
-	h.SetReason(c.resp.Reason)
-	h.Header.CopyFrom(&c.resp.Header)
+	h.Status = c.m.resp.Status
+	h.SetReason(c.m.resp.Reason)
+	h.Header.CopyFrom(&c.m.resp.Header)
 	h.Header.RemoveHopByHop(httpmsg.ResponseHopByHop, keepUpgrade)
 	c.s.o.Anonymity.applyResponse(&h.Header, c.responseVia())
 	return h
@@ -54,7 +54,7 @@ func (c *conn) writeInterim() {
 func (c *conn) writeResponseHead(fr http1.Framing) (chunkedOut bool) {
 	s := c.s
 	h := c.copyResponse(false)
-	client11 := c.req.Version.AtLeast(1, 1)
+	client11 := c.m.req.Version.AtLeast(1, 1)
 	switch fr.Kind {
 	case http1.NoBody:
 		// HEAD, 1xx, 204 and 304 keep the origin's Content-Length: it
@@ -68,7 +68,7 @@ func (c *conn) writeResponseHead(fr http1.Framing) (chunkedOut bool) {
 		if client11 {
 			chunkedOut = true
 			h.Header.AddString("Transfer-Encoding", "chunked")
-			if t := c.resp.Header.Get("Trailer"); t != nil && fr.Kind == http1.ChunkedBody {
+			if t := c.m.resp.Header.Get("Trailer"); t != nil && fr.Kind == http1.ChunkedBody {
 				h.Header.Add(trailerName, t)
 			}
 		} else {
@@ -108,21 +108,21 @@ func (c *conn) relayBody(oc *http1.ClientConn, fr http1.Framing, chunkedOut bool
 	idle := c.s.o.IdleTimeout
 	cw := http1.ChunkedWriter{W: &c.w}
 	for {
-		if !chunkedOut && oc.R.Buffered() == 0 && !c.rb.Done() {
+		if !chunkedOut && oc.R.Buffered() == 0 && !c.m.rb.Done() {
 			now := time.Now()
 			_ = oc.Conn.SetReadDeadline(now.Add(idle))
 			c.extendWrite()
-			if _, ok, err := c.rb.Splice(&c.w, spliceChunk); ok {
+			if _, ok, err := c.m.rb.Splice(&c.w, spliceChunk); ok {
 				if err != nil {
 					return err
 				}
-				if c.rb.Done() {
+				if c.m.rb.Done() {
 					break
 				}
 				continue
 			}
 		}
-		if oc.R.Buffered() == 0 && !c.rb.Done() {
+		if oc.R.Buffered() == 0 && !c.m.rb.Done() {
 			// About to wait for the origin: let the client have what we
 			// hold meanwhile.
 			c.extendWrite()
@@ -131,7 +131,7 @@ func (c *conn) relayBody(oc *http1.ClientConn, fr http1.Framing, chunkedOut bool
 			}
 			_ = oc.Conn.SetReadDeadline(time.Now().Add(idle))
 		}
-		chunk, err := c.rb.Next()
+		chunk, err := c.m.rb.Next()
 		if err == io.EOF {
 			break
 		}
@@ -143,17 +143,17 @@ func (c *conn) relayBody(oc *http1.ClientConn, fr http1.Framing, chunkedOut bool
 		} else {
 			_, err = c.w.Write(chunk)
 		}
-		c.rb.Consume(len(chunk))
+		c.m.rb.Consume(len(chunk))
 		if err != nil {
 			return err
 		}
 	}
 	if chunkedOut {
-		c.trl.Reset()
+		c.m.trl.Reset()
 		if fr.Kind == http1.ChunkedBody {
-			copyTrailer(&c.trl, &c.rb.Trailer)
+			copyTrailer(&c.m.trl, &c.m.rb.Trailer)
 		}
-		_ = cw.Close(&c.trl)
+		_ = cw.Close(&c.m.trl)
 	}
 	c.extendWrite()
 	return c.w.Flush()
