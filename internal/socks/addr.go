@@ -22,6 +22,10 @@ var (
 	ErrEmptyAddress = errors.New("empty address")
 )
 
+// scratch is the buffer a parser reads through: a length byte, a name of up
+// to 255 bytes and a port, or a SOCKS4 string and its NUL.
+type scratch [maxNameLen + 2]byte
+
 // Addr is a destination as a client named it: an IP address or a domain
 // name, and a port. It is comparable, so it can key a map.
 type Addr struct {

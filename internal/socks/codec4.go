@@ -22,7 +22,12 @@ type Request4 struct {
 // USERID; Janus accepts 255 bytes so that a client cannot make it buffer
 // without end.
 func ReadRequest4(r io.Reader) (Request4, error) {
-	var buf [maxNameLen + 1]byte
+	var buf scratch
+	return readRequest4(r, &buf)
+}
+
+func readRequest4(r io.Reader, sb *scratch) (Request4, error) {
+	buf := sb[:maxNameLen+1] // a NUL must come within 256 bytes
 	if _, err := io.ReadFull(r, buf[:socks4RequestHead]); err != nil {
 		return Request4{}, fmt.Errorf("socks4 request: %w", err)
 	}
@@ -32,7 +37,7 @@ func ReadRequest4(r io.Reader) (Request4, error) {
 	req := Request4{Cmd: Command(buf[1])}
 	req.Addr.Port = binary.BigEndian.Uint16(buf[2:4])
 	ip := [4]byte(buf[4:8])
-	userID, err := readCString(r, buf[:])
+	userID, err := readCString(r, buf)
 	if err == errNoNUL {
 		return Request4{}, fmt.Errorf("socks4 request: %w: no NUL within %d bytes", ErrUserID, len(buf))
 	}
@@ -42,7 +47,7 @@ func ReadRequest4(r io.Reader) (Request4, error) {
 	req.UserID = string(userID)
 	// SOCKS 4A: "0.0.0.x" with x nonzero means a name follows the USERID.
 	if ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] != 0 {
-		name, err := readCString(r, buf[:])
+		name, err := readCString(r, buf)
 		if err == errNoNUL {
 			return Request4{}, fmt.Errorf("socks4a request: %w: no NUL within %d bytes", ErrName, len(buf))
 		}

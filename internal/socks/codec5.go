@@ -9,7 +9,11 @@ import (
 // ReadGreeting reads a SOCKS5 method-selection message (RFC 1928 §3):
 // VER, NMETHODS (1..255), METHODS.
 func ReadGreeting(r io.Reader) (MethodSet, error) {
-	var buf [255]byte
+	var buf scratch
+	return readGreeting(r, &buf)
+}
+
+func readGreeting(r io.Reader, buf *scratch) (MethodSet, error) {
 	if _, err := io.ReadFull(r, buf[:2]); err != nil {
 		return MethodSet{}, fmt.Errorf("socks5 greeting: %w", err)
 	}
@@ -50,7 +54,11 @@ func AppendMethodChoice(b []byte, m Method) []byte { return append(b, byte(Versi
 // ULEN, UNAME, PLEN, PASSWD. Empty names and passwords are passed on (they
 // then fail authentication) because clients do send them.
 func ReadUserPass(r io.Reader) (user, password string, err error) {
-	var buf [1 + maxNameLen + 1]byte
+	var buf scratch
+	return readUserPass(r, &buf)
+}
+
+func readUserPass(r io.Reader, buf *scratch) (user, password string, err error) {
 	if _, err := io.ReadFull(r, buf[:2]); err != nil {
 		return "", "", fmt.Errorf("socks5 user/password: %w", err)
 	}
@@ -102,7 +110,11 @@ type Request struct {
 // type fails with ErrAddrType (reply 0x08) because the rest cannot be
 // parsed. RSV is ignored, as most servers do.
 func ReadRequest(r io.Reader) (Request, error) {
-	var buf [maxNameLen + 2]byte
+	var buf scratch
+	return readRequest(r, &buf)
+}
+
+func readRequest(r io.Reader, buf *scratch) (Request, error) {
 	if _, err := io.ReadFull(r, buf[:3]); err != nil {
 		return Request{}, fmt.Errorf("socks5 request: %w", err)
 	}

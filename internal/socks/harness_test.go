@@ -45,11 +45,27 @@ func startServer(t testing.TB, o Options) *testServer {
 		o.Dialer = &outbound.Dialer{Resolver: testResolver{}, Timeout: 5 * time.Second}
 	}
 	srv := New(o)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.addr = serveLoopback(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		proto, sc, err := sniff.Sniff(c, 5*time.Second)
+		if err != nil || (proto != sniff.SOCKS4 && proto != sniff.SOCKS5) {
+			c.Close()
+			return
+		}
+		srv.ServeConn(sc)
+	}).String()
+	return ts
+}
+
+// serveLoopback listens on addr and runs handle on each connection in its
+// own goroutine until the test ends; then it closes the listener and waits
+// for the handlers. It skips the test if addr cannot be listened on (::1 on
+// a host without IPv6).
+func serveLoopback(t testing.TB, network, addr string, handle func(net.Conn)) *net.TCPAddr {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("cannot listen on %s %s: %v", network, addr, err)
 	}
-	ts.addr = ln.Addr().String()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -62,12 +78,7 @@ func startServer(t testing.TB, o Options) *testServer {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				proto, sc, err := sniff.Sniff(c, 5*time.Second)
-				if err != nil || (proto != sniff.SOCKS4 && proto != sniff.SOCKS5) {
-					c.Close()
-					return
-				}
-				srv.ServeConn(sc)
+				handle(c)
 			}()
 		}
 	}()
@@ -75,7 +86,7 @@ func startServer(t testing.TB, o Options) *testServer {
 		ln.Close()
 		waitGroupTimeout(t, &wg, 10*time.Second)
 	})
-	return ts
+	return ln.Addr().(*net.TCPAddr)
 }
 
 func waitGroupTimeout(t testing.TB, wg *sync.WaitGroup, d time.Duration) {
@@ -201,29 +212,10 @@ func denyLoopbackAlias() *gate.Policy {
 // tcpEcho starts an origin that echoes each connection back.
 func tcpEcho(t testing.TB, network, addr string) *net.TCPAddr {
 	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s %s: %v", network, addr, err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().(*net.TCPAddr)
+	return serveLoopback(t, network, addr, func(c net.Conn) {
+		defer c.Close()
+		_, _ = io.Copy(c, c)
+	})
 }
 
 // closedPort returns a loopback port nothing listens on.

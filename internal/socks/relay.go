@@ -69,14 +69,13 @@ type association struct {
 // address and relays until the control connection ends or the association
 // is idle for UDPIdle.
 func (ss *session) associate(declared Addr) {
-	var buf [maxReplyLen]byte
 	local := addrPortOf(ss.c.LocalAddr())
 	// The client reaches the relay the way it reached the control
 	// connection, so the relay listens on that connection's local address.
 	client, err := ss.s.o.Dialer.ListenUDP(netip.AddrPortFrom(local.Addr(), 0))
 	if err != nil {
 		ss.fail(uint8(ReplyGeneralFailure), fmt.Errorf("udp associate: %w", err))
-		_ = ss.write(AppendReply(buf[:0], ReplyGeneralFailure, noAddr))
+		_ = ss.write(AppendReply(ss.out(), ReplyGeneralFailure, noAddr))
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,7 +94,7 @@ func (ss *session) associate(declared Addr) {
 	a.clientPort.Store(uint32(declared.Port))
 	a.touch()
 	ss.entry.Status = int(ReplySucceeded)
-	if ss.write(AppendReply(buf[:0], ReplySucceeded, addrPortOf(client.LocalAddr()))) != nil {
+	if ss.write(AppendReply(ss.out(), ReplySucceeded, addrPortOf(client.LocalAddr()))) != nil {
 		_ = client.Close()
 		cancel()
 		return

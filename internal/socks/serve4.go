@@ -12,12 +12,11 @@ import (
 // 0x5A or 0x5B. SOCKS4 carries no password, so on a listener that requires
 // authentication only a rule marked Unauthenticated can let it through.
 func (ss *session) serve4() {
-	var buf [socks4ReplyLen]byte
 	reject := func(err error) {
 		ss.fail(uint8(Reply4Rejected), err)
-		_ = ss.write(AppendReply4(buf[:0], Reply4Rejected, noAddr))
+		_ = ss.write(AppendReply4(ss.out(), Reply4Rejected, noAddr))
 	}
-	req, err := ReadRequest4(ss.br)
+	req, err := readRequest4(ss.br, &ss.hs.scratch)
 	if err != nil {
 		if isReadError(err) {
 			ss.fail(uint8(Reply4Rejected), err)
@@ -46,7 +45,7 @@ func (ss *session) serve4() {
 		return
 	}
 	ss.entry.Status = int(Reply4Granted)
-	if ss.write(AppendReply4(buf[:0], Reply4Granted, addrPortOf(origin.LocalAddr()))) != nil {
+	if ss.write(AppendReply4(ss.out(), Reply4Granted, addrPortOf(origin.LocalAddr()))) != nil {
 		_ = origin.Close()
 		return
 	}

@@ -10,40 +10,35 @@ import (
 	"github.com/janus-proxy/janus/internal/tunnel"
 )
 
-// maxReplyLen is the longest reply Janus sends: VER REP RSV ATYP, an IPv6
-// address and a port (it never replies with a name).
-const maxReplyLen = 4 + 16 + 2
-
 // serve5 runs a SOCKS5 session (RFC 1928): method selection, optional
 // RFC 1929 authentication, then one request.
 func (ss *session) serve5() {
-	methods, err := ReadGreeting(ss.br)
+	methods, err := readGreeting(ss.br, &ss.hs.scratch)
 	if err != nil {
 		ss.fail(uint8(ReplyGeneralFailure), err)
 		return
 	}
-	var buf [maxReplyLen]byte
 	if !ss.s.o.AllowSOCKS5 {
 		// A SOCKS5 client understands "no acceptable methods" as a refusal
 		// and closes (RFC 1928 §3); no other reply exists this early.
 		ss.fail(uint8(ReplyNotAllowed), errors.New("socks5 is not enabled on this listener"))
-		_ = ss.write(AppendMethodChoice(buf[:0], MethodNoAcceptable))
+		_ = ss.write(AppendMethodChoice(ss.out(), MethodNoAcceptable))
 		return
 	}
 	m := ss.s.chooseMethod(&methods)
 	if m == MethodNoAcceptable {
 		ss.entry.Rule = gate.RuleAuth
 		ss.fail(uint8(ReplyNotAllowed), fmt.Errorf("socks5: none of the %d offered methods is acceptable", methods.Len()))
-		_ = ss.write(AppendMethodChoice(buf[:0], m))
+		_ = ss.write(AppendMethodChoice(ss.out(), m))
 		return
 	}
-	if ss.write(AppendMethodChoice(buf[:0], m)) != nil {
+	if ss.write(AppendMethodChoice(ss.out(), m)) != nil {
 		return
 	}
 	if m == MethodUserPass && !ss.authenticate() {
 		return
 	}
-	req, err := ReadRequest(ss.br)
+	req, err := readRequest(ss.br, &ss.hs.scratch)
 	if err != nil {
 		rep := ReplyGeneralFailure
 		if errors.Is(err, ErrAddrType) {
@@ -51,7 +46,7 @@ func (ss *session) serve5() {
 		}
 		ss.fail(uint8(rep), err)
 		if !isReadError(err) {
-			_ = ss.write(AppendReply(buf[:0], rep, noAddr))
+			_ = ss.write(AppendReply(ss.out(), rep, noAddr))
 		}
 		return
 	}
@@ -72,7 +67,7 @@ func (ss *session) serve5() {
 		// BIND (RFC 1928 §4) would need a listener per client; Janus does
 		// not offer it.
 		ss.fail(uint8(ReplyCmdNotSupported), fmt.Errorf("socks5: command %s not supported", req.Cmd))
-		_ = ss.write(AppendReply(buf[:0], ReplyCmdNotSupported, noAddr))
+		_ = ss.write(AppendReply(ss.out(), ReplyCmdNotSupported, noAddr))
 	}
 }
 
@@ -97,13 +92,12 @@ func (s *Server) chooseMethod(offered *MethodSet) Method {
 // authenticate runs the RFC 1929 sub-negotiation. The user name goes to the
 // log; the password never does.
 func (ss *session) authenticate() bool {
-	var buf [2]byte
-	user, password, err := ReadUserPass(ss.br)
+	user, password, err := readUserPass(ss.br, &ss.hs.scratch)
 	if err != nil {
 		ss.entry.Rule = gate.RuleAuth
 		ss.fail(uint8(ReplyNotAllowed), err)
 		if !isReadError(err) {
-			_ = ss.write(AppendUserPassStatus(buf[:0], false))
+			_ = ss.write(AppendUserPassStatus(ss.out(), false))
 		}
 		return false
 	}
@@ -112,28 +106,27 @@ func (ss *session) authenticate() bool {
 		// RFC 1929 §2: on failure the server must close the connection.
 		ss.entry.Rule = gate.RuleAuth
 		ss.fail(uint8(ReplyNotAllowed), fmt.Errorf("socks5 auth: %w", err))
-		_ = ss.write(AppendUserPassStatus(buf[:0], false))
+		_ = ss.write(AppendUserPassStatus(ss.out(), false))
 		return false
 	}
 	ss.user = id
 	ss.entry.User = id.Name
-	return ss.write(AppendUserPassStatus(buf[:0], true)) == nil
+	return ss.write(AppendUserPassStatus(ss.out(), true)) == nil
 }
 
 // connect5 dials the destination, replies and joins the tunnel.
 func (ss *session) connect5(dst Addr) {
-	var buf [maxReplyLen]byte
 	origin, err := ss.dial(gate.SOCKS5, dst)
 	if err != nil {
 		rep := replyFor(err)
 		ss.fail(uint8(rep), err)
-		_ = ss.write(AppendReply(buf[:0], rep, noAddr))
+		_ = ss.write(AppendReply(ss.out(), rep, noAddr))
 		return
 	}
 	// RFC 1928 §6: BND.ADDR/BND.PORT of a CONNECT reply are the address the
 	// server used to reach the destination.
 	ss.entry.Status = int(ReplySucceeded)
-	if ss.write(AppendReply(buf[:0], ReplySucceeded, addrPortOf(origin.LocalAddr()))) != nil {
+	if ss.write(AppendReply(ss.out(), ReplySucceeded, addrPortOf(origin.LocalAddr()))) != nil {
 		_ = origin.Close()
 		return
 	}

@@ -97,15 +97,22 @@ func New(o Options) *Server {
 // them.
 func (s *Server) Shutdown() { s.draining.Store(true) }
 
-// readerPool holds the buffered readers used during handshakes; a reader
-// goes back before the tunnel starts, so idle tunnels hold no buffer.
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 512) }}
+// handshake is what a session needs only until its request is answered: a
+// buffered reader and a parser's scratch buffer. It goes back to the pool
+// before the tunnel starts, so an idle tunnel holds no buffer.
+type handshake struct {
+	br      *bufio.Reader
+	scratch scratch
+}
+
+var handshakePool = sync.Pool{New: func() any { return &handshake{br: bufio.NewReaderSize(nil, 512)} }}
 
 // session is one client connection from accept to close.
 type session struct {
 	s      *Server
 	c      *sniff.Conn
-	br     *bufio.Reader // nil once released
+	hs     *handshake    // nil once released
+	br     *bufio.Reader // hs.br
 	client netip.AddrPort
 	user   *gate.Identity
 	entry  observe.Entry
@@ -123,7 +130,8 @@ func (s *Server) ServeConn(c *sniff.Conn) {
 	ss.client = addrPortOf(c.RemoteAddr())
 	ss.entry = observe.Entry{Time: time.Now(), Listener: s.o.Listener, Client: ss.client}
 	defer ss.end()
-	ss.br = readerPool.Get().(*bufio.Reader)
+	ss.hs = handshakePool.Get().(*handshake)
+	ss.br = ss.hs.br
 	ss.br.Reset(c)
 	if err := c.SetDeadline(ss.entry.Time.Add(s.o.HandshakeTimeout)); err != nil {
 		ss.fail(uint8(ReplyGeneralFailure), fmt.Errorf("set handshake deadline: %w", err))
@@ -161,10 +169,10 @@ func (ss *session) end() {
 	}
 }
 
-// release hands the handshake reader back to the pool and returns the bytes
-// it had read past the request: they belong to the tunnel.
+// release hands the handshake buffers back to the pool and returns the
+// bytes the reader had read past the request: they belong to the tunnel.
 func (ss *session) release() []byte {
-	if ss.br == nil {
+	if ss.hs == nil {
 		return nil
 	}
 	var pending []byte
@@ -173,8 +181,8 @@ func (ss *session) release() []byte {
 		pending = append([]byte(nil), p...)
 	}
 	ss.br.Reset(nil)
-	readerPool.Put(ss.br)
-	ss.br = nil
+	handshakePool.Put(ss.hs)
+	ss.hs, ss.br = nil, nil
 	return pending
 }
 
@@ -186,6 +194,10 @@ func (ss *session) fail(status uint8, err error) {
 		ss.entry.Error = err.Error()
 	}
 }
+
+// out returns an empty slice over the handshake's scratch buffer for
+// building a reply; replies are all written before the buffer is released.
+func (ss *session) out() []byte { return ss.hs.scratch[:0] }
 
 // write sends a reply; a failure is recorded in the entry and returned so
 // that the caller stops.
