@@ -39,7 +39,16 @@ type conn struct {
 	client netip.AddrPort
 	ipText []byte // the client's address in text, for X-Forwarded-For
 	direct bool   // the reader reads the raw socket (the sniffed byte is consumed)
+	fd     int    // the raw socket's descriptor once direct, else -1 (for parking)
 	state  atomic.Int32
+
+	// Parking (ServeParked): done runs once the connection is closed;
+	// idleUntil ends the current keep-alive wait; resumed marks a wait
+	// that continues after the parker woke the connection.
+	done      func()
+	idleUntil time.Time
+	resumed   bool
+	inEpoll   bool // registered with the parker's epoll instance
 
 	r   http1.Reader
 	w   http1.Writer
@@ -128,6 +137,10 @@ func (s *Server) newConn(sc *sniff.Conn) *conn {
 		c.tcp = nil
 	}
 	c.direct = false
+	c.fd = -1
+	c.done = nil
+	c.resumed = false
+	c.inEpoll = false
 	c.client = clientAddr(c.raw)
 	c.ipText = c.client.Addr().AppendTo(c.ipText[:0])
 	c.state.Store(stateActive)
@@ -141,9 +154,12 @@ func (s *Server) endConn(c *conn) {
 	c.r.Reset(nil)
 	c.w.Reset(nil)
 	c.raw.Close()
+	if c.done != nil {
+		c.done()
+	}
 	// Drop references that would keep the connection or identities alive,
 	// then recycle the storage.
-	c.s, c.sc, c.raw, c.tcp = nil, nil, nil, nil
+	c.s, c.sc, c.raw, c.tcp, c.done = nil, nil, nil, nil, nil
 	c.authRaw, c.authUser = c.authRaw[:0], nil
 	c.strs = stringCache{}
 	c.dropMessages()
@@ -155,13 +171,24 @@ func (s *Server) endConn(c *conn) {
 // wake interrupts an idle wait (Shutdown).
 func (c *conn) wake() { _ = c.raw.SetReadDeadline(aLongTimeAgo) }
 
-// serve reads and answers requests until the connection ends.
-func (c *conn) serve() {
+// serve reads and answers requests until the connection ends, or until
+// it is parked (it reports true then, and must not touch c again: another
+// goroutine may already be serving it).
+func (c *conn) serve(first bool) (parked bool) {
 	s := c.s
-	first := true
 	for {
-		if !c.waitRequest(first) {
-			return
+		switch c.waitRequest(first) {
+		case waitClose:
+			return false
+		case waitPark:
+			if s.parker.park(c) {
+				return true
+			}
+			// Parking is not available: wait here for the rest of the idle
+			// time.
+			if !c.waitRest() {
+				return false
+			}
 		}
 		first = false
 		c.takeMessages()
@@ -169,45 +196,79 @@ func (c *conn) serve() {
 		f, err := http1.ReadRequest(&c.r, &c.m.req, s.limits)
 		if err != nil {
 			c.badRequest(err)
-			return
+			return false
 		}
 		if c.tcp != nil && !c.direct && len(c.sc.Peeked) == 0 {
-			// The sniffed byte has been replayed: read the raw socket from
-			// now on, so that bodies can splice and idle waits hold no
-			// buffer.
-			c.r.SetSource(c.tcp)
-			if rc, err := c.tcp.SyscallConn(); err == nil {
-				c.r.SetRawConn(rc)
-			}
-			c.direct = true
+			c.goDirect()
 		}
 		if !c.handle(f) {
-			return
+			return false
 		}
 		if s.shutting.Load() {
-			return
+			return false
 		}
 	}
 }
 
-// waitRequest waits for the next request's first bytes. It reports false
-// when the connection should close quietly: the client closed, went idle
-// too long, or a drain began.
-func (c *conn) waitRequest(first bool) bool {
+// goDirect makes the reader read the raw socket, now that the sniffed byte
+// has been replayed, so that bodies can splice and idle waits hold no
+// buffer.
+func (c *conn) goDirect() {
+	c.r.SetSource(c.tcp)
+	if rc, err := c.tcp.SyscallConn(); err == nil {
+		c.r.SetRawConn(rc)
+		c.fd = rawFD(rc)
+	}
+	c.direct = true
+}
+
+// Outcomes of waitRequest.
+const (
+	waitReady = iota // a request's first bytes are here
+	waitClose        // close quietly: the client left, went idle too long, or a drain began
+	waitPark         // idle past parkAfter: park the connection without a goroutine
+)
+
+// parkAfter is how long an idle keep-alive connection keeps its goroutine
+// before it is parked (ServeParked). Busy clients send their next request
+// well within it, so parking costs them nothing.
+const parkAfter = 250 * time.Millisecond
+
+// waitRequest waits for the next request's first bytes.
+func (c *conn) waitRequest(first bool) int {
 	s := c.s
 	if c.r.Buffered() > 0 {
 		// A pipelined request is already here.
-		return c.raw.SetReadDeadline(time.Now().Add(s.o.HeaderTimeout)) == nil
+		if c.raw.SetReadDeadline(time.Now().Add(s.o.HeaderTimeout)) != nil {
+			return waitClose
+		}
+		return waitReady
 	}
+	now := time.Now()
 	timeout := s.o.IdleTimeout
-	if first {
+	switch {
+	case first:
 		// The listener saw a first byte; the head must follow promptly.
 		timeout = s.o.HeaderTimeout
+	case c.resumed:
+		// Woken from the parker: what is left of the idle time.
+		c.resumed = false
+		timeout = c.idleUntil.Sub(now)
+		if timeout <= 0 {
+			return waitClose
+		}
+	default:
+		c.idleUntil = now.Add(timeout)
+	}
+	wait := timeout
+	canPark := !first && c.done != nil && c.fd >= 0 && s.parker.enabled()
+	if canPark && wait > parkAfter {
+		wait = parkAfter
 	}
 	c.w.Release()
 	c.dropMessages()
-	if err := c.raw.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return false
+	if err := c.raw.SetReadDeadline(now.Add(wait)); err != nil {
+		return waitClose
 	}
 	if !first {
 		// The first request is already on its way (the listener saw its
@@ -216,15 +277,37 @@ func (c *conn) waitRequest(first bool) bool {
 		// connection.
 		c.state.Store(stateIdle)
 		if s.shutting.Load() {
-			return false
+			return waitClose
 		}
 	}
 	err := c.r.FillIdle()
 	c.state.Store(stateActive)
 	if err != nil {
+		if canPark && wait < timeout && isTimeout(err) && !s.shutting.Load() {
+			return waitPark
+		}
+		return waitClose
+	}
+	if !first && c.raw.SetReadDeadline(time.Now().Add(s.o.HeaderTimeout)) != nil {
+		return waitClose
+	}
+	return waitReady
+}
+
+// waitRest waits in the goroutine for what is left of the idle time, when
+// the connection could not be parked.
+func (c *conn) waitRest() bool {
+	s := c.s
+	if c.raw.SetReadDeadline(c.idleUntil) != nil {
 		return false
 	}
-	return first || c.raw.SetReadDeadline(time.Now().Add(s.o.HeaderTimeout)) == nil
+	c.state.Store(stateIdle)
+	if s.shutting.Load() {
+		return false
+	}
+	err := c.r.FillIdle()
+	c.state.Store(stateActive)
+	return err == nil && c.raw.SetReadDeadline(time.Now().Add(s.o.HeaderTimeout)) == nil
 }
 
 // badRequest answers a head that could not be read, then the connection

@@ -25,6 +25,8 @@ import (
 // proxyUnderTest is a forward.Server on a loopback listener, served the way
 // the server package does it: accept, sniff, ServeConn.
 type proxyUnderTest struct {
+	parked bool         // serve with ServeParked
+	done   int32Counter // ServeParked done calls
 	srv    *Server
 	ln     net.Listener
 	addr   string
@@ -110,13 +112,25 @@ func testLogger(t testing.TB) *slog.Logger {
 // filled in when empty) until the test ends.
 func startProxy(t testing.TB, o Options) *proxyUnderTest {
 	t.Helper()
+	// JANUS_TEST_PARKED=1 runs every test on ServeParked instead.
+	return startProxyMode(t, o, os.Getenv("JANUS_TEST_PARKED") != "")
+}
+
+// startParkedProxy is startProxy serving with ServeParked.
+func startParkedProxy(t testing.TB, o Options) *proxyUnderTest {
+	t.Helper()
+	return startProxyMode(t, o, true)
+}
+
+func startProxyMode(t testing.TB, o Options, parked bool) *proxyUnderTest {
+	t.Helper()
 	if o.Gate == nil {
 		o.Gate = allowAll()
 	}
 	if o.Dialer == nil {
 		o.Dialer = &outbound.Dialer{Resolver: net.DefaultResolver}
 	}
-	p := &proxyUnderTest{access: &accessRecorder{}}
+	p := &proxyUnderTest{access: &accessRecorder{}, parked: parked}
 	if o.Access == nil {
 		o.Access = p.access
 	}
@@ -149,7 +163,15 @@ func startProxy(t testing.TB, o Options) *proxyUnderTest {
 					c.Close()
 					return
 				}
-				p.srv.ServeConn(sc)
+				if !p.parked {
+					p.srv.ServeConn(sc)
+					return
+				}
+				p.wg.Add(1)
+				p.srv.ServeParked(sc, func() {
+					p.done.add()
+					p.wg.Done()
+				})
 			}()
 		}
 	}()
@@ -278,3 +300,5 @@ func (c *int32Counter) add()     { c.n.Add(1) }
 func (c *int32Counter) get() int { return int(c.n.Load()) }
 
 type outboundCheck = outbound.Check
+
+func bytesReader(n int) io.Reader { return bytes.NewReader(bytes.Repeat([]byte("u"), n)) }

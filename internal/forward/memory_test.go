@@ -28,7 +28,17 @@ func TestIdleKeepAliveMemory(t *testing.T) {
 		n, _ = strconv.Atoi(s)
 	}
 	origin := tinyOrigin(t)
-	p := startProxy(t, Options{})
+	for _, parked := range []bool{false, true} {
+		name := "ServeConn"
+		if parked {
+			name = "ServeParked"
+		}
+		t.Run(name, func(t *testing.T) { measureIdle(t, n, origin, parked) })
+	}
+}
+
+func measureIdle(t *testing.T, n int, origin string, parked bool) {
+	p := startProxyMode(t, Options{}, parked)
 	p.srv.o.Access = nil
 	stats := func() (heap, stack, rss uint64) {
 		runtime.GC()
@@ -46,7 +56,7 @@ func TestIdleKeepAliveMemory(t *testing.T) {
 	for i := 0; i < n; i++ {
 		conns = append(conns, idleClient(t, p.addr, origin))
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(parkAfter + 500*time.Millisecond)
 	h1, s1, r1 := stats()
 	per := func(a, b uint64) float64 { return (float64(b) - float64(a)) / float64(n) }
 	t.Logf("%d idle keep-alive connections: heap %.0f B/conn, stacks %.0f B/conn, RSS %.0f B/conn (client sockets included)",
