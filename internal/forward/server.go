@@ -104,7 +104,7 @@ type Server struct {
 	ctx    context.Context // cancelled by Close: ends dials in flight
 	cancel context.CancelFunc
 
-	parker   parker // idle connections without a goroutine (ServeParked)
+	parker parker // idle connections without a goroutine (ServeParked)
 
 	shutting atomic.Bool
 	mu       sync.Mutex
