@@ -7,7 +7,6 @@ import (
 	"net/netip"
 
 	"github.com/janus-proxy/janus/internal/gate"
-	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/outbound"
 )
@@ -21,7 +20,7 @@ func challengeField(h *httpmsg.Header) {
 // client sent none. After bad credentials it answers 407 itself and reports
 // false. A connection's last verified credentials are remembered, so a
 // client that sends them with every request is verified once.
-func (c *conn) identify(f http1.Framing) (*gate.Identity, bool) {
+func (c *conn) identify() (*gate.Identity, bool) {
 	v := c.m.req.Header.Get("Proxy-Authorization")
 	if v == nil || c.s.o.Gate.Users == nil {
 		// Without a user database there is nothing to check credentials
@@ -36,7 +35,7 @@ func (c *conn) identify(f http1.Framing) (*gate.Identity, bool) {
 	name, password, ok := parseBasic(v)
 	if !ok {
 		c.x.rule = gate.RuleAuth
-		c.challenge("malformed Proxy-Authorization: want Basic credentials", f)
+		c.challenge("malformed Proxy-Authorization: want Basic credentials")
 		return nil, false
 	}
 	c.x.user = name
@@ -44,7 +43,7 @@ func (c *conn) identify(f http1.Framing) (*gate.Identity, bool) {
 	if err != nil {
 		// The error names the user, never the password.
 		c.x.rule = gate.RuleAuth
-		c.challenge("authentication failed: "+err.Error(), f)
+		c.challenge("authentication failed: " + err.Error())
 		return nil, false
 	}
 	c.authRaw = append(c.authRaw[:0], v...)
@@ -70,18 +69,15 @@ func parseBasic(v []byte) (name, password string, ok bool) {
 }
 
 // challenge answers 407 with a Basic challenge.
-func (c *conn) challenge(msg string, f http1.Framing) {
-	if !f.Empty() {
-		c.x.closeConn = true
-	}
+func (c *conn) challenge(msg string) {
 	c.reply(407, msg, challengeField)
 	c.logError(msg)
 }
 
 // decide asks the gate about the request. It answers 407 or 403 itself and
 // reports false when the request may not go on.
-func (c *conn) decide(proto gate.Protocol, f http1.Framing) (gate.Request, bool) {
-	user, ok := c.identify(f)
+func (c *conn) decide(proto gate.Protocol) (gate.Request, bool) {
+	user, ok := c.identify()
 	if !ok {
 		return gate.Request{}, false
 	}
@@ -97,21 +93,18 @@ func (c *conn) decide(proto gate.Protocol, f http1.Framing) (gate.Request, bool)
 	c.x.rule = d.Rule
 	switch d.Verdict {
 	case gate.Challenge:
-		c.challenge("proxy authentication required", f)
+		c.challenge("proxy authentication required")
 		return gr, false
 	case gate.Deny:
-		c.deny(d.Rule, nil, f)
+		c.deny(d.Rule, nil)
 		return gr, false
 	}
 	return gr, true
 }
 
 // deny answers 403 naming the rule; cause, if any, goes to the log only.
-func (c *conn) deny(rule string, cause error, f http1.Framing) {
+func (c *conn) deny(rule string, cause error) {
 	msg := "access denied by rule " + rule
-	if !f.Empty() && !c.m.body.Done() {
-		c.x.closeConn = true
-	}
 	c.x.rule = rule
 	c.reply(403, msg, nil)
 	if cause != nil {
@@ -124,7 +117,7 @@ func (c *conn) deny(rule string, cause error, f http1.Framing) {
 // dialFailed answers a failed dial: 403 naming the rule when the policy
 // refused the resolved address or the target is Janus itself, 504 on a
 // timeout, 502 otherwise.
-func (c *conn) dialFailed(err error, f http1.Framing) {
+func (c *conn) dialFailed(err error) {
 	switch outbound.KindOf(err) {
 	case outbound.KindDenied:
 		rule := "denied"
@@ -132,23 +125,20 @@ func (c *conn) dialFailed(err error, f http1.Framing) {
 		if errors.As(err, &de) {
 			rule = de.Rule
 		}
-		c.deny(rule, err, f)
+		c.deny(rule, err)
 		return
 	case outbound.KindLoop:
-		c.deny("loop", err, f)
+		c.deny("loop", err)
 		return
 	case outbound.KindTimeout:
-		c.fail(504, "timeout connecting to origin", err, f)
+		c.fail(504, "timeout connecting to origin", err)
 		return
 	}
-	c.fail(502, "cannot connect to origin", err, f)
+	c.fail(502, "cannot connect to origin", err)
 }
 
 // fail answers a gateway error (502, 504) and logs the cause.
-func (c *conn) fail(status int, msg string, cause error, f http1.Framing) {
-	if !f.Empty() && !c.m.body.Done() {
-		c.x.closeConn = true
-	}
+func (c *conn) fail(status int, msg string, cause error) {
 	c.reply(status, msg, nil)
 	text := msg
 	if cause != nil {

@@ -330,18 +330,18 @@ func (c *conn) handle(f http1.Framing) bool {
 	switch {
 	case c.m.req.Form == httpmsg.AuthorityForm:
 		if !s.o.AllowCONNECT {
-			return c.refuse(405, "CONNECT is not enabled on this listener", f)
+			return c.refuse(405, "CONNECT is not enabled on this listener")
 		}
 		return c.connect(f)
 	case c.m.req.Form != httpmsg.AbsoluteForm:
 		// Origin-form or asterisk-form: this is a proxy, not a web server.
-		return c.refuse(400, "not a proxy request: the target must be an absolute http:// URI or CONNECT host:port", f)
+		return c.refuse(400, "not a proxy request: the target must be an absolute http:// URI or CONNECT host:port")
 	case !s.o.AllowHTTP:
-		return c.refuse(405, "HTTP proxying is not enabled on this listener", f)
+		return c.refuse(405, "HTTP proxying is not enabled on this listener")
 	case httpmsg.EqualFold(c.m.req.Scheme, "https"):
-		return c.refuse(400, "https:// targets are not proxied; use CONNECT", f)
+		return c.refuse(400, "https:// targets are not proxied; use CONNECT")
 	case !httpmsg.EqualFold(c.m.req.Scheme, "http"):
-		return c.refuse(400, "unsupported URI scheme", f)
+		return c.refuse(400, "unsupported URI scheme")
 	}
 	return c.proxy(f)
 }
@@ -350,8 +350,8 @@ func (c *conn) handle(f http1.Framing) bool {
 // connection goes on only if the request had no content to skip and was
 // not a 400: a client that sends origin-form or https:// targets to a
 // forward proxy is talking to the wrong port.
-func (c *conn) refuse(status int, msg string, f http1.Framing) bool {
-	if !f.Empty() || status == 400 {
+func (c *conn) refuse(status int, msg string) bool {
+	if status == 400 {
 		c.x.closeConn = true
 	}
 	c.x.status = status
@@ -361,10 +361,13 @@ func (c *conn) refuse(status int, msg string, f http1.Framing) bool {
 }
 
 // reply writes a short text/plain response of ours. extra adds fields.
+// The connection closes after it if the client does not want it kept, a
+// drain began, or request content is left unread: where the next request
+// would start is then unknown.
 func (c *conn) reply(status int, msg string, extra func(*httpmsg.Header)) {
 	s := c.s
 	c.x.status = status
-	if !c.clientKeepAlive() || s.shutting.Load() {
+	if !c.clientKeepAlive() || s.shutting.Load() || !c.m.body.Done() {
 		c.x.closeConn = true
 	}
 	h := &c.m.rout

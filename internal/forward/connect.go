@@ -17,9 +17,9 @@ func (c *conn) connect(f http1.Framing) bool {
 	if !f.Empty() {
 		// CONNECT content has no defined meaning; where it would end is
 		// exactly what a smuggler wants to leave open.
-		return c.refuse(400, "CONNECT request with content", f)
+		return c.refuse(400, "CONNECT request with content")
 	}
-	gr, ok := c.decide(gate.CONNECT, f)
+	gr, ok := c.decide(gate.CONNECT)
 	if !ok {
 		return !c.x.closeConn
 	}
@@ -27,7 +27,7 @@ func (c *conn) connect(f http1.Framing) bool {
 	check := func(ip netip.Addr) error { return g.CheckAddr(&gr, ip) }
 	origin, err := s.o.Dialer.DialTCP(s.ctx, gr.Host, gr.Port, check)
 	if err != nil {
-		c.dialFailed(err, f)
+		c.dialFailed(err)
 		return !c.x.closeConn
 	}
 	c.x.status = 200

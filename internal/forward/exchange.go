@@ -193,22 +193,18 @@ func (c *conn) responseFailed(oc *http1.ClientConn, snd *sending, err error) {
 	var ce *clientSideError
 	if errors.As(snd.err, &ce) {
 		// The client's content broke the exchange; say so, if it listens.
-		c.fail(http1.StatusOf(ce.err), "bad request content", ce.err, c.body0())
+		c.fail(http1.StatusOf(ce.err), "bad request content", ce.err)
 		return
 	}
 	switch {
 	case isTimeout(err):
-		c.fail(504, "origin did not answer in time", err, c.body0())
+		c.fail(504, "origin did not answer in time", err)
 	case err == io.EOF:
-		c.fail(502, "origin closed the connection without a response", nil, c.body0())
+		c.fail(502, "origin closed the connection without a response", nil)
 	default:
-		c.fail(502, "bad response from origin", err, c.body0())
+		c.fail(502, "bad response from origin", err)
 	}
 }
-
-// body0 is the framing to pass to fail once the content's fate is already
-// settled in c.x.closeConn.
-func (c *conn) body0() http1.Framing { return http1.Framing{} }
 
 // startPump sends the request's content to the origin from a goroutine, so
 // that an origin answering before it has read everything is heard.

@@ -2,7 +2,6 @@ package forward
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -183,5 +182,27 @@ func TestParseAnonymity(t *testing.T) {
 			t.Errorf("String() = %q", got.String())
 		}
 	}
-	_ = io.EOF
+}
+
+func TestMaxForwardsIsDecrementedAndStopsAtZero(t *testing.T) {
+	origin := headerOrigin(t)
+	p := startProxy(t, Options{})
+	req, _ := http.NewRequest("OPTIONS", origin.URL, nil)
+	req.Header.Set("Max-Forwards", "3")
+	seen, _ := seenBy(t, p.client(t), req)
+	if got := strings.Join(seen["Max-Forwards"], ","); got != "2" {
+		t.Errorf("origin saw Max-Forwards %q, want 2", got)
+	}
+	req, _ = http.NewRequest("GET", origin.URL, nil)
+	req.Header.Set("Max-Forwards", "3")
+	seen, _ = seenBy(t, p.client(t), req)
+	if got := strings.Join(seen["Max-Forwards"], ","); got != "3" {
+		t.Errorf("GET: origin saw Max-Forwards %q, want it untouched", got)
+	}
+	for _, tt := range []struct{ method, status string }{{"OPTIONS", "200"}, {"TRACE", "405"}} {
+		raw := p.rawRequest(t, tt.method+" "+origin.URL+"/ HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n")
+		if statusOf(raw) != tt.status || strings.Contains(raw, "Origin-Kept") {
+			t.Errorf("%s with Max-Forwards 0:\n%s", tt.method, raw)
+		}
+	}
 }

@@ -27,14 +27,17 @@ const expectWait = time.Second
 // proxy forwards an absolute-form request and relays the response. It
 // reports whether the client connection goes on.
 func (c *conn) proxy(f http1.Framing) bool {
-	gr, ok := c.decide(gate.HTTP, f)
+	gr, ok := c.decide(gate.HTTP)
 	if !ok {
 		return !c.x.closeConn
+	}
+	if n, ok := c.maxForwards(); ok && n == 0 {
+		return c.answerAsLastHop()
 	}
 	p := c.buildOutbound(f)
 	oc, err := c.origin(&gr)
 	if err != nil {
-		c.dialFailed(err, f)
+		c.dialFailed(err)
 		return !c.x.closeConn
 	}
 	for attempt := 0; ; attempt++ {
@@ -47,11 +50,11 @@ func (c *conn) proxy(f http1.Framing) bool {
 		// is safe, as nothing of the request was processed or consumed.
 		oc.Close()
 		if attempt > 0 {
-			c.fail(502, "origin closed the connection", nil, f)
+			c.fail(502, "origin closed the connection", nil)
 			break
 		}
 		if oc, err = c.dial(&gr, c.poolKey()); err != nil {
-			c.dialFailed(err, f)
+			c.dialFailed(err)
 			break
 		}
 	}
@@ -107,6 +110,11 @@ func (c *conn) buildOutbound(f http1.Framing) plan {
 		if t := in.Header.Get("Trailer"); t != nil {
 			h.Add(trailerName, t)
 		}
+	}
+	if n, ok := c.maxForwards(); ok {
+		// RFC 9110 §7.6.2: each intermediary decrements it.
+		var num [20]byte
+		h.SetBytes("Max-Forwards", appendInt(num[:0], n-1))
 	}
 	// We read trailers, so we may say so (RFC 9110 §10.1.4), and the TE
 	// option must then be in Connection.
@@ -184,4 +192,40 @@ func (c *conn) dial(gr *gate.Request, key []byte) (*http1.ClientConn, error) {
 		return nil, err
 	}
 	return http1.NewClientConn(tcp, string(key)), nil
+}
+
+// maxForwards returns the Max-Forwards of a TRACE or OPTIONS request
+// (RFC 9110 §7.6.2); other methods ignore the field.
+func (c *conn) maxForwards() (int64, bool) {
+	m := c.m.req.Method
+	if !httpmsg.EqualFold(m, "OPTIONS") && !httpmsg.EqualFold(m, "TRACE") {
+		return 0, false
+	}
+	v := c.m.req.Header.Get("Max-Forwards")
+	if len(v) == 0 || len(v) > 9 {
+		return 0, false
+	}
+	var n int64
+	for _, d := range v {
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n, true
+}
+
+// answerAsLastHop answers a TRACE or OPTIONS whose Max-Forwards reached
+// zero here, as the final recipient must (RFC 9110 §7.6.2). TRACE is not
+// echoed: reflecting credentials back is a known attack (cross-site
+// tracing).
+func (c *conn) answerAsLastHop() bool {
+	if httpmsg.EqualFold(c.m.req.Method, "TRACE") {
+		c.reply(405, "TRACE is not answered by this proxy", func(h *httpmsg.Header) { h.AddString("Allow", "OPTIONS") })
+		c.logError("TRACE with Max-Forwards: 0")
+		return !c.x.closeConn
+	}
+	c.reply(200, "Max-Forwards reached zero at this proxy", nil)
+	c.logAccess()
+	return !c.x.closeConn
 }

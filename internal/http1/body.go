@@ -94,16 +94,7 @@ func (b *Body) Next() ([]byte, error) {
 	for {
 		switch b.kind {
 		case LengthBody:
-			if b.r.Buffered() == 0 {
-				if err := b.fill(); err != nil {
-					return nil, err
-				}
-			}
-			p := b.r.Bytes()
-			if int64(len(p)) > b.left {
-				p = p[:b.left]
-			}
-			return p, nil
+			return b.available()
 		case CloseBody:
 			if b.r.Buffered() == 0 {
 				if err := b.r.Fill(); err != nil {
@@ -124,20 +115,26 @@ func (b *Body) Next() ([]byte, error) {
 				}
 				continue
 			}
-			if b.r.Buffered() == 0 {
-				if err := b.fill(); err != nil {
-					return nil, err
-				}
-			}
-			p := b.r.Bytes()
-			if int64(len(p)) > b.left {
-				p = p[:b.left]
-			}
-			return p, nil
+			return b.available()
 		}
 		b.err = io.EOF
 		return nil, io.EOF
 	}
+}
+
+// available returns up to b.left buffered content bytes, reading once if
+// none are buffered.
+func (b *Body) available() ([]byte, error) {
+	if b.r.Buffered() == 0 {
+		if err := b.fill(); err != nil {
+			return nil, err
+		}
+	}
+	p := b.r.Bytes()
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	return p, nil
 }
 
 // Consume marks n bytes returned by Next as read.
