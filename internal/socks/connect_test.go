@@ -264,3 +264,28 @@ func TestSOCKS5ReplyCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestReplyForMapsEveryDialFailure(t *testing.T) {
+	for _, tc := range []struct {
+		desc string
+		err  error
+		want Reply
+	}{
+		{desc: "gate refused before the dial", err: &errRefused{gate.Decision{Verdict: gate.Deny, Rule: "r"}}, want: ReplyNotAllowed},
+		{desc: "gate challenged", err: &errRefused{gate.Decision{Verdict: gate.Challenge, Rule: gate.RuleAuth}}, want: ReplyNotAllowed},
+		{desc: "resolved address denied", err: &outbound.Error{Kind: outbound.KindDenied}, want: ReplyNotAllowed},
+		{desc: "loop", err: &outbound.Error{Kind: outbound.KindLoop}, want: ReplyNotAllowed},
+		{desc: "network unreachable", err: &outbound.Error{Kind: outbound.KindNetUnreachable}, want: ReplyNetUnreachable},
+		{desc: "host unreachable", err: &outbound.Error{Kind: outbound.KindHostUnreachable}, want: ReplyHostUnreachable},
+		{desc: "no such host", err: &outbound.Error{Kind: outbound.KindNoHost}, want: ReplyHostUnreachable},
+		{desc: "timeout", err: fmt.Errorf("wrapped: %w", &outbound.Error{Kind: outbound.KindTimeout}), want: ReplyHostUnreachable},
+		{desc: "refused", err: &outbound.Error{Kind: outbound.KindRefused}, want: ReplyConnRefused},
+		{desc: "anything else", err: io.ErrClosedPipe, want: ReplyGeneralFailure},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			if got := replyFor(tc.err); got != tc.want {
+				t.Fatalf("replyFor = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -241,3 +241,23 @@ func TestShutdownClosesNewConnectionsAndKeepsTunnels(t *testing.T) {
 	c.Close()
 	<-first
 }
+
+func TestTunnelIdleEndsAQuietTunnel(t *testing.T) {
+	checkLeaks(t)
+	echo := tcpEcho(t, "tcp", "127.0.0.1:0")
+	ts := startServer(t, Options{Gate: &gate.Gate{}, AllowSOCKS5: true, TunnelIdle: 300 * time.Millisecond})
+	c := dialRaw(t, ts.addr)
+	if rep, _ := handshake5(t, c, Request{Cmd: CmdConnect, Addr: AddrFromAddrPort(echo.AddrPort())}); rep != ReplySucceeded {
+		t.Fatalf("reply %v", rep)
+	}
+	echoThrough(t, c)
+	start := time.Now()
+	expectClosed(t, c, 3*time.Second)
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("closed after %s, before the idle limit", d)
+	}
+	e := ts.access.wait(t, func(*observe.Entry) bool { return true })
+	if !strings.Contains(e.Error, "idle") || e.BytesUp != 4 || e.BytesDown != 4 {
+		t.Fatalf("entry %+v", e)
+	}
+}
