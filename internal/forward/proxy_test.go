@@ -13,9 +13,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/janus-proxy/janus/internal/observe"
-	"time"
 )
 
 // echoOrigin answers with the method, the SHA-256 of the request content
