@@ -301,3 +301,20 @@ func TestReadRequestKeepsFieldOrderAndCase(t *testing.T) {
 		t.Errorf("fields = %v", got)
 	}
 }
+
+func TestReadRequestAcceptsFieldsLongerThanTheBuffer(t *testing.T) {
+	cookie := strings.Repeat("c", 3*BufferSize)
+	in := "GET http://a/ HTTP/1.1\r\nHost: a\r\nCookie: " + cookie + "\r\nX-After: 1\r\n\r\nGET http://a/2 HTTP/1.1\r\nHost: a\r\n\r\n"
+	r := newStringReader(in)
+	var h httpmsg.RequestHead
+	if _, err := ReadRequest(r, &h, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if string(h.Header.Get("Cookie")) != cookie || string(h.Header.Get("X-After")) != "1" {
+		t.Fatal("long field or the one after it lost")
+	}
+	// The grown buffer keeps serving the next request.
+	if _, err := ReadRequest(r, &h, Limits{}); err != nil || string(h.Path) != "/2" {
+		t.Fatalf("next request: %v %q", err, h.Path)
+	}
+}
