@@ -38,7 +38,6 @@ type conn struct {
 	tcp    *net.TCPConn // raw as TCP, nil if it is not
 	client netip.AddrPort
 	ipText []byte // the client's address in text, for X-Forwarded-For
-	direct bool   // the reader reads the raw socket (the sniffed byte is consumed)
 	fd     int    // the raw socket's descriptor once direct, else -1 (for parking)
 	state  atomic.Int32
 
@@ -136,7 +135,6 @@ func (s *Server) newConn(sc *sniff.Conn) *conn {
 		// through it.
 		c.tcp = nil
 	}
-	c.direct = false
 	c.fd = -1
 	c.done = nil
 	c.resumed = false
@@ -146,6 +144,14 @@ func (s *Server) newConn(sc *sniff.Conn) *conn {
 	c.state.Store(stateActive)
 	c.r.Reset(sc)
 	c.w.Reset(c.raw)
+	if c.tcp != nil {
+		// Take the sniffed bytes over and read the socket itself from the
+		// start: one read fewer per connection, splice for bodies, and
+		// idle waits without a buffer.
+		c.r.Prime(sc.Peeked)
+		sc.Peeked = nil
+		c.goDirect()
+	}
 	return c
 }
 
@@ -198,9 +204,6 @@ func (c *conn) serve(first bool) (parked bool) {
 			c.badRequest(err)
 			return false
 		}
-		if c.tcp != nil && !c.direct && len(c.sc.Peeked) == 0 {
-			c.goDirect()
-		}
 		if !c.handle(f) {
 			return false
 		}
@@ -210,16 +213,13 @@ func (c *conn) serve(first bool) (parked bool) {
 	}
 }
 
-// goDirect makes the reader read the raw socket, now that the sniffed byte
-// has been replayed, so that bodies can splice and idle waits hold no
-// buffer.
+// goDirect makes the reader read the raw socket.
 func (c *conn) goDirect() {
 	c.r.SetSource(c.tcp)
 	if rc, err := c.tcp.SyscallConn(); err == nil {
 		c.r.SetRawConn(rc)
 		c.fd = rawFD(rc)
 	}
-	c.direct = true
 }
 
 // Outcomes of waitRequest.

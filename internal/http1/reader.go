@@ -44,6 +44,27 @@ func (r *Reader) Reset(src io.Reader) {
 	r.raw = nil
 }
 
+// Prime puts b in front of what the source will deliver, as if it had been
+// read from it: a server hands over the bytes it sniffed this way, then
+// reads the raw connection directly.
+func (r *Reader) Prime(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if r.buf == nil {
+		r.acquire()
+	}
+	if r.r > 0 {
+		copy(r.buf, r.buf[r.r:r.w])
+		r.w -= r.r
+		r.r = 0
+	}
+	if len(b) > len(r.buf)-r.w {
+		r.grow(r.w + len(b))
+	}
+	r.w += copy(r.buf[r.w:], b)
+}
+
 // SetSource changes where r reads from, keeping buffered bytes. A server
 // uses it to read from the raw connection once a sniffing wrapper has
 // replayed its bytes, so that bodies can splice.

@@ -318,3 +318,12 @@ func TestReadRequestAcceptsFieldsLongerThanTheBuffer(t *testing.T) {
 		t.Fatalf("next request: %v %q", err, h.Path)
 	}
 }
+
+func TestReaderPrimeComesBeforeTheSource(t *testing.T) {
+	r := newStringReader("ET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	r.Prime([]byte("G"))
+	var h httpmsg.RequestHead
+	if _, err := ReadRequest(r, &h, Limits{}); err != nil || string(h.Method) != "GET" {
+		t.Fatalf("%v %q", err, h.Method)
+	}
+}
