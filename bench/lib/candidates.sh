@@ -53,15 +53,17 @@ wait_port() {
 	return 1
 }
 
-# free_port: a loopback port nobody listens on, below the ephemeral range so
-# that load generators' outgoing ports never collide with it.
+# free_port: sets FREE_PORT to a loopback port nobody uses, below the
+# ephemeral range so that load generators' outgoing ports never collide
+# with it, and never the same twice in one run (a variable, not output:
+# a $(...) subshell would lose USED_PORTS).
 free_port() {
 	local p i
 	for ((i = 0; i < 200; i++)); do
 		p=$((20000 + RANDOM % 12000))
-		if [[ -z $(ss -Htan "( sport = :$p )") ]] && [[ " ${USED_PORTS[*]:-} " != *" $p "* ]]; then
+		if [[ -z $(ss -Htan "( sport = :$p )") && " ${USED_PORTS[*]:-} " != *" $p "* ]]; then
 			USED_PORTS+=("$p")
-			echo "$p"
+			FREE_PORT=$p
 			return 0
 		fi
 	done
@@ -206,20 +208,33 @@ start_janus() {
 	spawn janus 0 env GOMAXPROCS=1 "$JANUS_BIN" run -c "$d/janus.yaml"
 }
 
-# start_candidate CAND: fresh directory, fresh process, wait for its port.
-# Sets CAND_PID; prints why and returns 1 when it did not come up.
+# start_candidate CAND: fresh directory, fresh process on a fresh port (set
+# in PORT_<cand>), wait for the port. A port found free can be taken by
+# someone else's test before the candidate binds it (a shared machine), and
+# some candidates do not set SO_REUSEADDR, so a failed start is tried again
+# on another port, 3 times at most. Sets CAND_PID; prints why and returns 1
+# when it did not come up.
 start_candidate() {
-	local cand=$1 port_var="PORT_$1"
-	local port=${!port_var}
-	rm -rf "${TMP:?}/$cand"
-	mkdir -p "$TMP/$cand"
-	chmod 777 "$TMP/$cand"
-	"start_$cand" "$port"
-	if ! wait_port "$port"; then
-		warn "$cand did not start on 127.0.0.1:$port; last log lines:"
-		tail -n 5 "$TMP/$cand"/*.log >&2 2>/dev/null || true
+	local cand=$1 port try
+	for ((try = 1; try <= 3; try++)); do
+		free_port
+		port=$FREE_PORT
+		printf -v "PORT_$cand" '%s' "$port"
+		rm -rf "${TMP:?}/$cand"
+		mkdir -p "$TMP/$cand"
+		chmod 777 "$TMP/$cand"
+		"start_$cand" "$port"
+		if wait_port "$port"; then
+			sleep 0.2 # let forked helpers (Squid's log daemon, Dante's children) settle
+			return 0
+		fi
 		stop_group "$CAND_PID"
-		return 1
-	fi
-	sleep 0.2 # let forked helpers (Squid's log daemon, Dante's children) settle
+		if grep -qis 'in use\|could not create listening\|bind' "$TMP/$cand"/*.log; then
+			echo "bench: $cand could not bind 127.0.0.1:$port; another port" >&2
+			continue
+		fi
+		break
+	done
+	warn "$cand did not start on 127.0.0.1:$port; last log lines: $(tail -q -n 3 "$TMP/$cand"/*.log 2>/dev/null | tr '\n' ' ')"
+	return 1
 }

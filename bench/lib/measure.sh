@@ -1,9 +1,18 @@
 # bench/lib/measure.sh: one measurement per function. Each takes a candidate
 # and its proxy address (empty for direct), runs the load generator pinned to
-# CPU 1 for WARM seconds of warm-up and DUR seconds measured, and prints the
-# figure (or "fail" and the reason on stderr). Sourced by bench/run.
+# CPU 1 for WARM seconds of warm-up and DUR seconds measured, and prints
+# metric=value pairs ("value=" is the figure of the table; idle scenarios
+# print rss=, pss=, fds=), or "fail" (reason in the notes) or "n/s" (the
+# candidate cannot do it). Sourced by bench/run.
 
 load() { taskset -c 1 "$@"; }
+
+# note_once KEY MSG: a note that would repeat every round is written once.
+note_once() {
+	grep -qxF "$1" "$TMP/noted" 2>/dev/null && return 0
+	echo "$1" >>"$TMP/noted"
+	warn "${*:2}"
+}
 
 # measure_http_fwd CAND ADDR: wrk, keep-alive, 64 connections, the 14-byte
 # body. Through a proxy the request line is absolute-form (RFC 9112 §3.2.2),
@@ -20,7 +29,7 @@ measure_http_fwd() {
 			wrk.headers["Host"] = "127.0.0.1:$ORIGIN_PORT"
 		LUA
 	fi
-	local args=(-t1 -c64 ${script:+-s "$script"} "$url")
+	local args=(-t1 -c64 --latency ${script:+-s "$script"} "$url")
 	load wrk "${args[@]}" -d"${WARM}s" >/dev/null 2>&1 || true
 	out=$(load timeout $((DUR + 30)) wrk "${args[@]}" -d"${DUR}s" 2>&1) || {
 		echo "fail"
@@ -36,8 +45,14 @@ measure_http_fwd() {
 		warn "wrk: ${total:-0} requests, ${bad:-0} not 2xx: $(grep -E 'errors|Non-2xx' <<<"$out" | tr '\n' ' ')"
 		return
 	fi
-	grep -q 'Socket errors' <<<"$out" && warn "wrk: $(grep 'Socket errors' <<<"$out")"
-	echo "$rps"
+	# tinyproxy closes after each response: wrk counts a read error each time.
+	if grep -q 'Socket errors' <<<"$out"; then
+		note_once "wrk-errors-$1" "wrk through $1: $(grep 'Socket errors' <<<"$out" | xargs) (noted once)"
+	fi
+	echo "value=$rps $(awk '
+		function ms(v) { return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000 }
+		$1 == "50%" { printf "p50_ms=%.2f ", ms($2) }
+		$1 == "99%" { printf "p99_ms=%.2f", ms($2) }' <<<"$out")"
 }
 
 # bulk CURL_PROXY_ARGS...: repeated 1 GiB downloads for DUR seconds (at
@@ -62,7 +77,7 @@ bulk() {
 		secs=$(awk -v a="$secs" -v b="$t" 'BEGIN {print a + b}')
 		((SECONDS - start >= DUR)) && break
 	done
-	awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.1f\n", b / s / 1048576}'
+	awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "value=%.1f\n", b / s / 1048576}'
 }
 
 measure_connect_bulk() {
@@ -84,7 +99,7 @@ rate() {
 		return
 	}
 	grep -q 'level=WARN' "$TMP/tunnelrate.err" && warn "tunnelrate: $(grep -m1 'level=WARN' "$TMP/tunnelrate.err")"
-	sed -n 's/^rate=\([0-9.]*\) .*/\1/p' <<<"$out"
+	sed -n 's/^rate=\([0-9.]*\) .*\(p50_ms=[0-9.]*\) \(p99_ms=[0-9.]*\).*/value=\1 \2 \3/p' <<<"$out"
 }
 
 measure_connect_rate() { rate connect "$@"; }
@@ -103,7 +118,7 @@ idle() {
 		-pid "$pid" -n "$IDLE_N" 2>"$TMP/idleconns.err") || rc=$?
 	if ((rc == 3)); then
 		echo "n/s"
-		warn "idleconns: $2 closed the idle connections instead of holding them: $out"
+		note_once "noidle-$2-$mode" "idleconns: $2 closed the idle $mode connections instead of holding them: $out"
 		return
 	elif ((rc != 0)); then
 		echo "fail"
@@ -114,10 +129,10 @@ idle() {
 	kv=$(tr ' ' '\n' <<<"$out")
 	field() { sed -n "s/^$1=//p" <<<"$kv"; }
 	if (($(field fds_left) > 2 || $(field procs_added) > 0)); then
-		warn "idleconns: $2 with $IDLE_N idle $mode connections added $(field procs_added) processes;" \
-			"1 s after they closed it held $(field fds_left) more descriptors (pooled upstream connections or idle children)"
+		note_once "left-$2-$mode" "idleconns: $2 with $IDLE_N idle $mode connections added $(field procs_added) processes;" \
+			"1 s after they closed it held $(field fds_left) more descriptors (pooled upstream connections or idle children; noted once)"
 	fi
-	echo "$(field rss_per_conn) $(field pss_per_conn) $(field fds_per_conn)"
+	echo "rss=$(field rss_per_conn) pss=$(field pss_per_conn) fds=$(field fds_per_conn)"
 }
 
 measure_idle_connect() { idle connect "$@"; }

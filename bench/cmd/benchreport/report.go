@@ -196,6 +196,14 @@ func anchors() string {
 	return strings.Join(parts, ", ")
 }
 
+// metricRank puts the table's figures before the latencies and the rest.
+func metricRank(m string) int {
+	if i := slices.Index([]string{"value", "rss", "pss", "fds", "p50_ms", "p99_ms"}, m); i >= 0 {
+		return i
+	}
+	return 100
+}
+
 // renderRounds lists every round's figure so that noise is visible.
 func renderRounds(w io.Writer, res results) {
 	keys := make([]key, 0, len(res))
@@ -212,6 +220,9 @@ func renderRounds(w io.Writer, res results) {
 			return d
 		}
 		if d := order(a.candidate, candidates) - order(b.candidate, candidates); d != 0 {
+			return d
+		}
+		if d := metricRank(a.metric) - metricRank(b.metric); d != 0 {
 			return d
 		}
 		return strings.Compare(a.metric, b.metric)

@@ -6,8 +6,9 @@
 //
 //	tunnelrate -mode connect -proxy 127.0.0.1:3128 -target 127.0.0.1:8080 -c 64 -warmup 1s -d 5s
 //
-// It prints one line, "rate=<tunnels/s> ok=<n> errors=<n>", and the first few
-// errors on stderr. It exits non-zero when more than 1% of the attempts
+// It prints one line, "rate=<tunnels/s> ok=<n> errors=<n>" and the latency of
+// a whole exchange (p50_ms, p99_ms, max_ms), and the first few errors on
+// stderr. It exits non-zero when more than 1% of the attempts
 // failed, so that the harness does not report a rate built on refusals.
 package main
 
@@ -20,6 +21,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +61,8 @@ func main() {
 	for _, e := range r.samples {
 		log.Warn("exchange failed", "err", e)
 	}
-	fmt.Printf("rate=%.1f ok=%d errors=%d\n", float64(r.ok)/dur.Seconds(), r.ok, r.errors)
+	fmt.Printf("rate=%.1f ok=%d errors=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+		float64(r.ok)/dur.Seconds(), r.ok, r.errors, ms(r.p50), ms(r.p99), ms(r.max))
 	if r.errors*100 > r.ok+r.errors {
 		log.Error("too many failed exchanges", "ok", r.ok, "errors", r.errors)
 		os.Exit(1)
@@ -75,9 +78,15 @@ type config struct {
 }
 
 type result struct {
-	ok, errors int64
-	samples    []error // the first few errors, to say why
+	ok, errors    int64
+	samples       []error       // the first few errors, to say why
+	p50, p99, max time.Duration // of the counted exchanges, set-up to close
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// maxLatencies bounds the memory of one worker's latency record.
+const maxLatencies = 1 << 18
 
 // run drives the workers for warmup+dur and counts the exchanges that end
 // inside the measured window.
@@ -88,6 +97,7 @@ func run(cfg config) result {
 		ok, failed atomic.Int64
 		mu         sync.Mutex
 		samples    []error
+		latencies  []time.Duration
 		wg         sync.WaitGroup
 	)
 	for range cfg.workers {
@@ -95,7 +105,14 @@ func run(cfg config) result {
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 4096)
+			var lat []time.Duration
+			defer func() {
+				mu.Lock()
+				latencies = append(latencies, lat...)
+				mu.Unlock()
+			}()
 			for time.Now().Before(until) {
+				begin := time.Now()
 				err := exchange(cfg, buf, until)
 				end := time.Now()
 				if end.Before(from) || end.After(until) {
@@ -103,6 +120,9 @@ func run(cfg config) result {
 				}
 				if err == nil {
 					ok.Add(1)
+					if len(lat) < maxLatencies {
+						lat = append(lat, end.Sub(begin))
+					}
 					continue
 				}
 				failed.Add(1)
@@ -117,7 +137,12 @@ func run(cfg config) result {
 		}()
 	}
 	wg.Wait()
-	return result{ok: ok.Load(), errors: failed.Load(), samples: samples}
+	r := result{ok: ok.Load(), errors: failed.Load(), samples: samples}
+	if n := len(latencies); n > 0 {
+		slices.Sort(latencies)
+		r.p50, r.p99, r.max = latencies[n/2], latencies[n*99/100], latencies[n-1]
+	}
+	return r
 }
 
 var (

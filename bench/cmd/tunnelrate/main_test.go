@@ -65,6 +65,9 @@ func TestRunCountsOnlyCompleteExchanges(t *testing.T) {
 			if tt.wantOK && (r.ok == 0 || r.errors != 0) {
 				t.Fatalf("ok=%d errors=%d %v, want only successes", r.ok, r.errors, r.samples)
 			}
+			if tt.wantOK && (r.p50 <= 0 || r.p99 < r.p50 || r.max < r.p99) {
+				t.Errorf("latencies p50=%v p99=%v max=%v, want 0 < p50 <= p99 <= max", r.p50, r.p99, r.max)
+			}
 			if tt.wantError != "" {
 				if r.ok != 0 || r.errors == 0 || !strings.Contains(r.samples[0].Error(), tt.wantError) {
 					t.Fatalf("ok=%d errors=%d %v, want only errors saying %q", r.ok, r.errors, r.samples, tt.wantError)
