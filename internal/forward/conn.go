@@ -231,8 +231,14 @@ const (
 
 // parkAfter is how long an idle keep-alive connection keeps its goroutine
 // before it is parked (ServeParked). Busy clients send their next request
-// well within it, so parking costs them nothing.
-const parkAfter = 250 * time.Millisecond
+// well within it, so parking costs them nothing. But once parkAtOnceAbove
+// connections wait in goroutines, more go straight to the parker: a burst
+// of clients going idle together would otherwise hold a stack each for
+// that long, and the runtime keeps the memory of a stack peak.
+const (
+	parkAfter       = 250 * time.Millisecond
+	parkAtOnceAbove = 128
+)
 
 // waitRequest waits for the next request's first bytes.
 func (c *conn) waitRequest(first bool) int {
@@ -262,11 +268,21 @@ func (c *conn) waitRequest(first bool) int {
 	}
 	wait := timeout
 	canPark := !first && c.done != nil && c.fd >= 0 && s.parker.enabled()
-	if canPark && wait > parkAfter {
-		wait = parkAfter
-	}
+	c.r.Release()
 	c.w.Release()
 	c.dropMessages()
+	if canPark {
+		if s.idleWaiting.Load() >= parkAtOnceAbove && !s.shutting.Load() {
+			// Many connections idle in goroutines already: park at once,
+			// so that their stacks are not all alive together.
+			return waitPark
+		}
+		s.idleWaiting.Add(1)
+		defer s.idleWaiting.Add(-1)
+		if wait > parkAfter {
+			wait = parkAfter
+		}
+	}
 	if err := c.raw.SetReadDeadline(now.Add(wait)); err != nil {
 		return waitClose
 	}

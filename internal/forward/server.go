@@ -104,7 +104,8 @@ type Server struct {
 	ctx    context.Context // cancelled by Close: ends dials in flight
 	cancel context.CancelFunc
 
-	parker parker // idle connections without a goroutine (ServeParked)
+	parker      parker       // idle connections without a goroutine (ServeParked)
+	idleWaiting atomic.Int32 // parkable connections idle in their goroutines
 
 	shutting atomic.Bool
 	mu       sync.Mutex
