@@ -47,7 +47,9 @@ type conn struct {
 	done      func()
 	idleUntil time.Time
 	resumed   bool
-	inEpoll   bool // registered with the parker's epoll instance
+	inEpoll   bool      // registered with the parker's epoll instance
+	waitStart time.Time // when the current keep-alive wait began
+	busy      bool      // the last wait ended within parkAfter: a client in a hurry
 
 	r   http1.Reader
 	w   http1.Writer
@@ -139,6 +141,7 @@ func (s *Server) newConn(sc *sniff.Conn) *conn {
 	c.done = nil
 	c.resumed = false
 	c.inEpoll = false
+	c.busy = false
 	c.client = clientAddr(c.raw)
 	c.ipText = c.client.Addr().AppendTo(c.ipText[:0])
 	c.state.Store(stateActive)
@@ -265,6 +268,7 @@ func (c *conn) waitRequest(first bool) int {
 		}
 	default:
 		c.idleUntil = now.Add(timeout)
+		c.waitStart = now
 	}
 	wait := timeout
 	canPark := !first && c.done != nil && c.fd >= 0 && s.parker.enabled()
@@ -272,9 +276,10 @@ func (c *conn) waitRequest(first bool) int {
 	c.w.Release()
 	c.dropMessages()
 	if canPark {
-		if s.idleWaiting.Load() >= parkAtOnceAbove && !s.shutting.Load() {
-			// Many connections idle in goroutines already: park at once,
-			// so that their stacks are not all alive together.
+		if !c.busy && s.idleWaiting.Load() >= parkAtOnceAbove && !s.shutting.Load() {
+			// Many connections idle in goroutines already, and this one
+			// did not come back quickly last time: park at once, so that
+			// the stacks of a burst going idle are not all alive together.
 			return waitPark
 		}
 		s.idleWaiting.Add(1)
@@ -304,7 +309,12 @@ func (c *conn) waitRequest(first bool) int {
 		}
 		return waitClose
 	}
-	if !first && c.raw.SetReadDeadline(time.Now().Add(s.o.HeaderTimeout)) != nil {
+	if first {
+		return waitReady
+	}
+	now = time.Now()
+	c.busy = now.Sub(c.waitStart) < parkAfter
+	if c.raw.SetReadDeadline(now.Add(s.o.HeaderTimeout)) != nil {
 		return waitClose
 	}
 	return waitReady
