@@ -56,8 +56,14 @@ type Options struct {
 	AllowHTTP    bool // absolute-form http:// requests are proxied
 	AllowCONNECT bool // CONNECT tunnels are opened
 
-	HeaderTimeout   time.Duration // to read a request head once its first byte came; 0 = 10s
-	IdleTimeout     time.Duration // keep-alive wait between requests, and progress within bodies; 0 = 60s
+	// HeaderTimeout bounds reading a request head from its first byte; 0 =
+	// 10s. A head still incomplete then is answered 408 and the connection
+	// closed; a connection that sent nothing closes without a word.
+	HeaderTimeout time.Duration
+	// IdleTimeout bounds the keep-alive wait between requests (the
+	// connection then closes quietly) and each step of a body transfer
+	// that makes no progress; 0 = 60s.
+	IdleTimeout     time.Duration
 	TunnelIdle      time.Duration // a CONNECT or upgraded tunnel with no traffic either way ends; 0 = 5m
 	ResponseTimeout time.Duration // wait for an origin's response head; 0 = 60s, then 504
 	MaxHeaderBytes  int           // request head limit (431 beyond); 0 = 64 KiB
