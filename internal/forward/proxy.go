@@ -201,18 +201,7 @@ func (c *conn) maxForwards() (int64, bool) {
 	if !httpmsg.EqualFold(m, "OPTIONS") && !httpmsg.EqualFold(m, "TRACE") {
 		return 0, false
 	}
-	v := c.m.req.Header.Get("Max-Forwards")
-	if len(v) == 0 || len(v) > 9 {
-		return 0, false
-	}
-	var n int64
-	for _, d := range v {
-		if d < '0' || d > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(d-'0')
-	}
-	return n, true
+	return httpmsg.ParseDigits(c.m.req.Header.Get("Max-Forwards"))
 }
 
 // answerAsLastHop answers a TRACE or OPTIONS whose Max-Forwards reached

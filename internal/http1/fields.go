@@ -126,19 +126,7 @@ func (e *Error) withStatus(status int) *Error {
 
 // parseContentLength reads a Content-Length value: digits only (RFC 9110
 // §8.6), no sign, no list, and small enough that it cannot overflow.
-func parseContentLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
+func parseContentLength(v []byte) (int64, bool) { return httpmsg.ParseDigits(v) }
 
 // framingFields gathers what the head says about its body while the fields
 // are read, so that no second pass is needed.

@@ -54,11 +54,7 @@ func (r *Reader) Prime(b []byte) {
 	if r.buf == nil {
 		r.acquire()
 	}
-	if r.r > 0 {
-		copy(r.buf, r.buf[r.r:r.w])
-		r.w -= r.r
-		r.r = 0
-	}
+	r.compact()
 	if len(b) > len(r.buf)-r.w {
 		r.grow(r.w + len(b))
 	}
@@ -124,11 +120,7 @@ func (r *Reader) Fill() error {
 	if r.buf == nil {
 		r.acquire()
 	}
-	if r.r > 0 {
-		copy(r.buf, r.buf[r.r:r.w])
-		r.w -= r.r
-		r.r = 0
-	}
+	r.compact()
 	if r.w == len(r.buf) {
 		return errors.New("http1: fill of a full buffer")
 	}
@@ -149,6 +141,15 @@ func (r *Reader) Fill() error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// compact moves the unread bytes to the front of the buffer.
+func (r *Reader) compact() {
+	if r.r > 0 {
+		copy(r.buf, r.buf[r.r:r.w])
+		r.w -= r.r
+		r.r = 0
+	}
 }
 
 // grow makes room for at least max bytes of unread data, copying the unread

@@ -150,6 +150,23 @@ func (h *ResponseHead) SetReasonString(reason string) {
 // a final one follows (RFC 9110 §15.2).
 func (h *ResponseHead) Informational() bool { return h.Status >= 100 && h.Status < 200 }
 
+// ParseDigits reads a field value that is 1*DIGIT (Content-Length, RFC
+// 9110 §8.6; Max-Forwards, §7.6.2): no sign, no spaces, no list, at most
+// 18 digits so that it cannot overflow.
+func ParseDigits(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
 // DefaultPort returns the port a scheme implies, 0 for other schemes.
 func DefaultPort(scheme []byte) uint16 {
 	switch {
