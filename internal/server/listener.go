@@ -170,13 +170,19 @@ func (l *listener) acceptLoop() {
 // serve sniffs the connection's protocol and hands it to its face, which
 // closes it when done.
 func (l *listener) serve(c net.Conn) {
+	released := false
+	release := func() {
+		l.srv.conns.remove(c)
+		<-l.slots
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			l.log.Error("panic serving connection", "client", c.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
 			_ = c.Close()
 		}
-		l.srv.conns.remove(c)
-		<-l.slots
+		if !released {
+			release()
+		}
 	}()
 	proto, sc, err := sniff.Sniff(c, l.headerTimeout)
 	if err != nil {
@@ -188,7 +194,10 @@ func (l *listener) serve(c net.Conn) {
 	}
 	switch {
 	case proto == sniff.HTTP && l.http != nil:
-		l.http.ServeConn(sc)
+		// An idle keep-alive connection is parked without a goroutine and
+		// may outlive this call: the face releases its slot when it closes.
+		released = true
+		l.http.ServeParked(sc, release)
 	case (proto == sniff.SOCKS4 || proto == sniff.SOCKS5) && l.socks != nil:
 		l.socks.ServeConn(sc)
 	default:
