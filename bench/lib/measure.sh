@@ -139,16 +139,16 @@ measure_idle_connect() { idle connect "$@"; }
 measure_idle_socks() { idle socks5 "$@"; }
 measure_idle_http() { idle http "$@"; }
 
-# cpu_sample: "total busy ours" in clock ticks: total and busy (user, nice,
-# system, steal) from /proc/stat, ours the CPU time of this script's process
-# tree (utime+stime+cutime+cstime: reaped children land in their parent's
-# cutime). Interrupt time is left out of both, so loopback softirq work is
-# not taken for someone else's.
+# cpu_sample [PID]: "total busy ours cand" in clock ticks: total and busy
+# (user, nice, system, steal) from /proc/stat; ours the CPU time of this
+# script's process tree, cand that of PID's tree (utime+stime+cutime+cstime:
+# reaped children land in their parent's cutime). Interrupt time is left
+# out, so loopback softirq work is not taken for someone else's.
 cpu_sample() {
 	{
 		head -n1 /proc/stat
 		cat /proc/[0-9]*/stat 2>/dev/null
-	} | awk -v root="$$" '
+	} | awk -v root="$$" -v cand="${1:-0}" '
 		NR == 1 { for (i = 2; i <= NF; i++) total += $i; busy = $2 + $3 + $4 + $9; next }
 		{
 			i = length($0); while (i > 0 && substr($0, i, 1) != ")") i--
@@ -158,10 +158,12 @@ cpu_sample() {
 		END {
 			for (p in t) {
 				q = p
-				for (d = 0; d < 64 && q > 1 && q != root; d++) q = ppid[q]
+				for (d = 0; d < 64 && q > 1 && q != root && q != cand; d++) q = ppid[q]
+				if (cand > 0 && q == cand) c += t[p]
+				for (; d < 64 && q > 1 && q != root; d++) q = ppid[q]
 				if (q == root) ours += t[p]
 			}
-			printf "%d %d %d\n", total, busy, ours
+			printf "%d %d %d %d\n", total, busy, ours, c
 		}'
 }
 
@@ -173,6 +175,14 @@ foreign_cpu() {
 		secs = (y[1] - x[1]) / n
 		f = (y[2] - x[2]) - (y[3] - x[3])
 		printf "%d\n", (secs > 0 && f > 0) ? 100 * f / secs : 0 }'
+}
+
+# cand_cpu BEFORE AFTER: percent of one CPU the candidate used meanwhile.
+cand_cpu() {
+	awk -v a="$1" -v b="$2" -v n="$(nproc)" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		secs = (y[1] - x[1]) / n
+		printf "%d\n", (secs > 0) ? 100 * (y[4] - x[4]) / secs : 0 }'
 }
 
 # cpu_busy: percent of all CPUs busy over half a second.

@@ -198,7 +198,7 @@ func anchors() string {
 
 // metricRank puts the table's figures before the latencies and the rest.
 func metricRank(m string) int {
-	if i := slices.Index([]string{"value", "rss", "pss", "fds", "p50_ms", "p99_ms"}, m); i >= 0 {
+	if i := slices.Index([]string{"value", "rss", "pss", "fds", "cpu_pct", "p50_ms", "p99_ms"}, m); i >= 0 {
 		return i
 	}
 	return 100

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +178,44 @@ func TestDialReachesEchoThroughEveryMode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDialClosesSocketOnRefusal: a refused or malformed handshake must not
+// leak the proxy connection (the rate tool makes thousands per second).
+func TestDialClosesSocketOnRefusal(t *testing.T) {
+	replies := []string{
+		"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+		"garbage\r\n\r\n",
+		"", // close at once
+	}
+	for _, reply := range replies {
+		ln := listen(t, func(c net.Conn) { io.WriteString(c, reply) })
+		d := Dialer{Mode: Connect, Proxy: ln.Addr().String(), Target: netip.MustParseAddrPort("127.0.0.1:9"), Timeout: time.Second}
+		before := openFDs(t)
+		for range 50 {
+			if c, err := d.Dial(); err == nil {
+				c.Close()
+				t.Fatalf("Dial succeeded against reply %q", reply)
+			}
+		}
+		// The proxy side closes its ends on its own goroutines; wait for them.
+		deadline := time.Now().Add(2 * time.Second)
+		for openFDs(t) > before && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if after := openFDs(t); after > before {
+			t.Errorf("reply %q: %d descriptors open after 50 refused dials, %d before", reply, after, before)
+		}
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(entries)
 }
 
 func TestParseModeRejectsUnknown(t *testing.T) {
