@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/janus-proxy/janus/bench/internal/loopbacktest"
 	"github.com/janus-proxy/janus/bench/internal/procstat"
 )
 
@@ -39,25 +40,10 @@ func TestMeasureSeesHeldConnections(t *testing.T) {
 // TestMeasureNoticesServerThatClosesIdle is the tinyproxy case: a reply
 // without "Connection: close" followed by a close.
 func TestMeasureNoticesServerThatClosesIdle(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 1024)
-				c.Read(buf)
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			}()
-		}
-	}()
+	ln := loopbacktest.Serve(t, func(c net.Conn) {
+		loopbacktest.ReadHead(c)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
 	open, cleanup, err := opener("origin", "", ln.Addr().String(), "/small")
 	if err != nil {
 		t.Fatal(err)

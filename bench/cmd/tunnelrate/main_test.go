@@ -8,35 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/janus-proxy/janus/bench/internal/loopbacktest"
 	"github.com/janus-proxy/janus/bench/internal/proxyclient"
 )
 
 // origin answers one request per connection and closes, like nginx with
 // "Connection: close".
 func origin(t *testing.T, reply string) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(2 * time.Second))
-				buf := make([]byte, 1024)
-				if n, _ := c.Read(buf); strings.HasSuffix(string(buf[:n]), "\r\n\r\n") {
-					io.WriteString(c, reply)
-				}
-			}()
+	return loopbacktest.Serve(t, func(c net.Conn) {
+		if loopbacktest.ReadHead(c) {
+			io.WriteString(c, reply)
 		}
-	}()
-	return ln
+	})
 }
 
 func TestRunCountsOnlyCompleteExchanges(t *testing.T) {

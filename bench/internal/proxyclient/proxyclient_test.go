@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/janus-proxy/janus/bench/internal/loopbacktest"
 )
 
 func TestReadConnectReplyAcceptsOnly2xx(t *testing.T) {
@@ -113,9 +115,9 @@ func TestConnectRequestEncodesTarget(t *testing.T) {
 // TestDialReachesEchoThroughEveryMode runs each mode against a loopback echo
 // origin and a minimal proxy of the right kind started by the test.
 func TestDialReachesEchoThroughEveryMode(t *testing.T) {
-	echo := listen(t, func(c net.Conn) { io.Copy(c, c) })
+	echo := loopbacktest.Serve(t, func(c net.Conn) { io.Copy(c, c) })
 	target := echo.Addr().(*net.TCPAddr).AddrPort()
-	connectProxy := listen(t, func(c net.Conn) {
+	connectProxy := loopbacktest.Serve(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
 			line, err := r.ReadString('\n')
@@ -130,7 +132,7 @@ func TestDialReachesEchoThroughEveryMode(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
 		relay(t, c, r, target)
 	})
-	socksProxy := listen(t, func(c net.Conn) {
+	socksProxy := loopbacktest.Serve(t, func(c net.Conn) {
 		var greet [3]byte
 		io.ReadFull(c, greet[:])
 		c.Write([]byte{5, 0})
@@ -139,7 +141,7 @@ func TestDialReachesEchoThroughEveryMode(t *testing.T) {
 		c.Write([]byte{5, 0, 0, 1, 127, 0, 0, 1, 0, 0})
 		relay(t, c, c, target)
 	})
-	refusing := listen(t, func(c net.Conn) {
+	refusing := loopbacktest.Serve(t, func(c net.Conn) {
 		io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
 	})
 	tests := []struct {
@@ -189,7 +191,7 @@ func TestDialClosesSocketOnRefusal(t *testing.T) {
 		"", // close at once
 	}
 	for _, reply := range replies {
-		ln := listen(t, func(c net.Conn) { io.WriteString(c, reply) })
+		ln := loopbacktest.Serve(t, func(c net.Conn) { io.WriteString(c, reply) })
 		d := Dialer{Mode: Connect, Proxy: ln.Addr().String(), Target: netip.MustParseAddrPort("127.0.0.1:9"), Timeout: time.Second}
 		before := openFDs(t)
 		for range 50 {
@@ -227,30 +229,6 @@ func TestParseModeRejectsUnknown(t *testing.T) {
 	if _, err := ParseMode("socks4"); err == nil {
 		t.Error("ParseMode(socks4) succeeded, want an error")
 	}
-}
-
-// listen serves each connection with handle on 127.0.0.1:0 until the test ends.
-func listen(t *testing.T, handle func(net.Conn)) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				handle(c)
-			}()
-		}
-	}()
-	return ln
 }
 
 // relay joins a test proxy's client to the target, both ways.
