@@ -253,3 +253,63 @@ func TestSOCKSGarbageClosesCleanly(t *testing.T) {
 	}
 	c.Close()
 }
+
+// tcpEcho starts a loopback TCP server that echoes what it reads.
+func tcpEcho(t *testing.T) *net.TCPAddr {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr)
+}
+
+// TestDataSentWithTheHandshakeIsKept: a client that sends its first payload
+// in the same write as its handshake (as TLS clients with optimistic data
+// and pipelining SOCKS clients do) loses nothing, whatever the sniffer and
+// the handshake reader had read ahead.
+func TestDataSentWithTheHandshakeIsKept(t *testing.T) {
+	echo := tcpEcho(t)
+	j := startBase(t)
+	port := uint16(echo.Port)
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 200) // 3200 bytes: past every read-ahead buffer
+	for _, tc := range []struct {
+		desc      string
+		handshake []byte
+		replyLen  int
+	}{
+		{"socks5", append([]byte{5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1}, byte(port>>8), byte(port)), 2 + 10},
+		{"socks4a", append(append([]byte{4, 1, byte(port >> 8), byte(port), 0, 0, 0, 1, 0}, "origin.test"...), 0), 8},
+		{"connect", []byte("CONNECT 127.0.0.1:" + strconv.Itoa(int(port)) + " HTTP/1.1\r\nHost: x\r\n\r\n"), len("HTTP/1.1 200 Connection established\r\n\r\n")},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			c, err := net.Dial("tcp", j.Addr(t, "open"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write(append(append([]byte{}, tc.handshake...), payload...)); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(payload)+64)
+			n, err := io.ReadAtLeast(c, got, tc.replyLen+len(payload))
+			if err != nil {
+				t.Fatalf("read %d bytes: %v (%q)", n, err, got[:n])
+			}
+			if !bytes.Equal(got[n-len(payload):n], payload) {
+				t.Fatalf("echo differs: got %q", got[:n])
+			}
+		})
+	}
+}

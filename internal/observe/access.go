@@ -1,9 +1,7 @@
 package observe
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -35,7 +33,7 @@ type Format uint8
 
 // Access-log formats.
 const (
-	FormatJSON     Format = iota // one JSON object per line, via log/slog
+	FormatJSON     Format = iota // one JSON object per line, as log/slog's JSONHandler writes them
 	FormatCombined               // Apache combined, then Janus's fields as key=value
 )
 
@@ -55,68 +53,28 @@ func ParseFormat(s string) (Format, error) {
 type AccessLog struct {
 	format Format
 	out    *Output
-	json   *slog.Logger
 	mu     sync.Mutex
-	buf    []byte // combined-format scratch, guarded by mu
+	buf    []byte // scratch, guarded by mu
 }
 
 // NewAccessLog returns an access log writing format to out.
 func NewAccessLog(format Format, out *Output) *AccessLog {
-	l := &AccessLog{format: format, out: out}
-	if format == FormatJSON {
-		l.json = slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{
-			ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-				// The level says nothing in an access log.
-				if len(groups) == 0 && a.Key == slog.LevelKey {
-					return slog.Attr{}
-				}
-				return a
-			},
-		}))
-	}
-	return l
+	return &AccessLog{format: format, out: out}
 }
 
-// Log writes e.
+// Log writes e as one line.
 func (l *AccessLog) Log(e *Entry) {
 	if l == nil {
 		return
 	}
-	if l.format == FormatJSON {
-		l.logJSON(e)
-		return
-	}
 	l.mu.Lock()
-	l.buf = appendCombined(l.buf[:0], e)
+	if l.format == FormatJSON {
+		l.buf = appendJSON(l.buf[:0], e)
+	} else {
+		l.buf = appendCombined(l.buf[:0], e)
+	}
 	_, _ = l.out.Write(l.buf)
 	l.mu.Unlock()
-}
-
-func (l *AccessLog) logJSON(e *Entry) {
-	attrs := [...]slog.Attr{
-		slog.String("listener", e.Listener),
-		slog.String("client", e.Client.String()),
-		slog.String("user", e.User),
-		slog.String("proto", e.Protocol),
-		slog.String("method", e.Method),
-		slog.String("target", e.Target),
-		slog.Int("status", e.Status),
-		slog.Int64("bytes_up", e.BytesUp),
-		slog.Int64("bytes_down", e.BytesDown),
-		slog.Float64("duration_ms", float64(e.Duration.Microseconds())/1000),
-		slog.String("rule", e.Rule),
-		slog.String("error", e.Error),
-		slog.String("user_agent", e.UserAgent),
-		slog.String("referer", e.Referer),
-	}
-	n := len(attrs)
-	// Optional fields go last so they can be left off cheaply.
-	for n > 10 && attrs[n-1].Value.String() == "" {
-		n--
-	}
-	r := slog.NewRecord(e.Time, slog.LevelInfo, "access", 0)
-	r.AddAttrs(attrs[:n]...)
-	_ = l.json.Handler().Handle(context.Background(), r)
 }
 
 // appendCombined renders e in the Apache combined format followed by

@@ -43,6 +43,16 @@ type attempt struct {
 // connection made; the other attempts are cancelled and their connections,
 // if any, closed. The error of a total failure is that of the first attempt.
 func (d *Dialer) race(ctx context.Context, host string, cands []netip.AddrPort) (*net.TCPConn, error) {
+	if len(cands) == 1 {
+		// Nothing to race (an address literal, or one allowed address):
+		// dial on this goroutine, without a helper goroutine and channel.
+		var r attempt
+		d.dialOne(ctx, cands[0], &r)
+		if r.err != nil {
+			return nil, &Error{Kind: classify(r.err), Host: host, Addr: r.ap.Addr(), Err: r.err}
+		}
+		return r.c, nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan attempt, len(cands)) // buffered: losers never block
@@ -83,22 +93,27 @@ func (d *Dialer) race(ctx context.Context, host string, cands []netip.AddrPort) 
 	return nil, firstErr
 }
 
-// attempt dials exactly ap: an address literal, never a name, so nothing is
+// attempt dials ap for race and sends the outcome to results.
+func (d *Dialer) attempt(ctx context.Context, ap netip.AddrPort, results chan<- attempt) {
+	var r attempt
+	d.dialOne(ctx, ap, &r)
+	results <- r
+}
+
+// dialOne dials exactly ap: an address literal, never a name, so nothing is
 // resolved again after the check. It goes through DialContext with ap's
 // text, not Dialer.DialTCP: that one turns an invalid laddr into ":0" and
 // binds before connecting, which makes every connection take its own
 // ephemeral port instead of sharing ports across destinations (and fails
 // with EADDRINUSE under load).
-func (d *Dialer) attempt(ctx context.Context, ap netip.AddrPort, results chan<- attempt) {
+func (d *Dialer) dialOne(ctx context.Context, ap netip.AddrPort, r *attempt) {
 	nd := net.Dialer{Timeout: d.timeout(), KeepAlive: d.KeepAlive}
-	var r attempt
 	r.ap = ap
 	c, err := nd.DialContext(ctx, "tcp", ap.String())
 	if err == nil {
 		r.c = c.(*net.TCPConn)
 	}
 	r.err = err
-	results <- r
 }
 
 // closeLosers collects the attempts still running after a winner and closes

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -129,7 +130,9 @@ func (l *listener) protocols() string {
 }
 
 func (l *listener) listen() error {
-	ln, err := net.Listen("tcp", l.cfg.Listen)
+	// KeepAlive -1: no TCP keep-alive probes on clients (see the dialer).
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", l.cfg.Listen)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,10 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		Resolver: &outbound.StaticResolver{Hosts: cfg.StaticHosts(), Next: net.DefaultResolver},
 		Timeout:  cfg.Outbound.DialTimeout.Or(config.DefaultDialTimeout),
 		Self:     s.isSelf,
+		// No TCP keep-alive probes, as nginx, HAProxy and Squid by
+		// default: idle timeouts end dead connections, and each enabled
+		// probe costs three setsockopt calls per connection.
+		KeepAlive: -1,
 	}
 	for i := range cfg.Listeners {
 		l, err := s.buildListener(&cfg.Listeners[i])

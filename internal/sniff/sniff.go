@@ -2,8 +2,9 @@
 // byte (0x05 SOCKS5, 0x04 SOCKS4/4a, 0x16 TLS, otherwise HTTP) and hands the
 // connection on with that byte kept for the protocol's parser.
 //
-// It reads exactly one byte: a SOCKS5 greeting can be three bytes long, and a
-// longer peek would wait for bytes the client will never send.
+// It never waits for more than one byte: a SOCKS5 greeting can be three
+// bytes long, and waiting for a longer prefix would wait for bytes the
+// client will never send. One read takes whatever has arrived.
 package sniff
 
 import (
@@ -76,16 +77,27 @@ func (c *Conn) Read(p []byte) (int, error) {
 // ErrTimeout is returned when a client connects and sends nothing in time.
 var ErrTimeout = errors.New("sniff: client sent nothing before the header timeout")
 
-// Sniff reads one byte from c, waiting at most timeout, and returns the
-// protocol with a Conn that replays it. The read deadline is cleared again.
+// firstRead bounds the first read: enough for a SOCKS handshake or a typical
+// request head, small enough to copy.
+const firstRead = 1024
+
+// Sniff reads what c has sent (at least one byte), waiting at most timeout
+// for the first byte, and returns the protocol with a Conn that replays the
+// bytes read. The read deadline is cleared again.
 func Sniff(c net.Conn, timeout time.Duration) (Protocol, *Conn, error) {
 	if timeout > 0 {
 		if err := c.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 			return 0, nil, fmt.Errorf("sniff: set deadline: %w", err)
 		}
 	}
-	sc := &Conn{Conn: c, Raw: c, Peeked: make([]byte, 1)}
-	_, err := io.ReadFull(c, sc.Peeked)
+	// One Read returns whatever has arrived, at least one byte, without
+	// waiting for more: usually the whole greeting or request head, which
+	// saves the face a system call.
+	var buf [firstRead]byte
+	n, err := c.Read(buf[:])
+	if n == 0 && err == nil {
+		err = io.ErrNoProgress
+	}
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -98,5 +110,6 @@ func Sniff(c net.Conn, timeout time.Duration) (Protocol, *Conn, error) {
 			return 0, nil, fmt.Errorf("sniff: clear deadline: %w", err)
 		}
 	}
+	sc := &Conn{Conn: c, Raw: c, Peeked: append([]byte(nil), buf[:n]...)}
 	return Classify(sc.Peeked[0]), sc, nil
 }

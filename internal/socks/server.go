@@ -170,7 +170,8 @@ func (ss *session) end() {
 }
 
 // release hands the handshake buffers back to the pool and returns the
-// bytes the reader had read past the request: they belong to the tunnel.
+// bytes read past the request (by the reader or the sniffer): they belong to
+// the tunnel.
 func (ss *session) release() []byte {
 	if ss.hs == nil {
 		return nil
@@ -180,6 +181,10 @@ func (ss *session) release() []byte {
 		p, _ := ss.br.Peek(n)
 		pending = append([]byte(nil), p...)
 	}
+	// Bytes the sniffer read that the handshake reader never pulled in
+	// come after the reader's: the client sent them last.
+	pending = append(pending, ss.c.Peeked...)
+	ss.c.Peeked = nil
 	ss.br.Reset(nil)
 	handshakePool.Put(ss.hs)
 	ss.hs, ss.br = nil, nil

@@ -77,14 +77,23 @@ func fcntl(fd, cmd, arg int) (int, error) {
 	return int(n), nil
 }
 
-// splice copies src to dst with splice(2) when both are *net.TCPConn. It
-// reports done=false, without having moved a byte, when splicing cannot be
-// used here, so that the caller falls back to the buffer copy.
+// splice copies src to dst when both are *net.TCPConn. It reports
+// done=false, without having moved a byte, when that cannot be done here, so
+// that the caller falls back to the portable buffer copy.
 //
-// Each round waits for src to become readable without a pipe (see
-// waitReadable), takes a pipe, moves data socket → pipe → socket until src
-// would block, and gives the pipe back: an idle tunnel holds its two sockets
-// and nothing else, where a blocked io.Copy holds a pipe per direction.
+// Every round runs inside src's RawConn.Read: the runtime resets src's
+// readiness, the callback reads until src would block, and only then does
+// the goroutine park, holding neither buffer nor pipe, until epoll reports
+// src readable again. That is the system-call pattern of Go's own io.Copy
+// (one read that would block per wake-up, no readiness probes), without
+// io.Copy's pipe held while idle.
+//
+// A direction starts with read(2) and write(2) through a pooled buffer:
+// for the few small messages of most tunnels (a TLS handshake, a request, a
+// short response) that costs fewer system calls than splicing through a
+// pipe. Once a read fills the buffer the flow is bulk, and the direction
+// switches to splice(2): socket → pipe → socket, the payload never copied
+// to user space.
 func (d *direction) splice() (done bool, err *Error) {
 	src, ok1 := d.src.(*net.TCPConn)
 	dst, ok2 := d.dst.(*net.TCPConn)
@@ -96,92 +105,143 @@ func (d *direction) splice() (done bool, err *Error) {
 	if err1 != nil || err2 != nil {
 		return false, nil
 	}
-	s := newSpliceState(d)
+	s := newSpliceState(d, dstRC)
 	for {
-		eof, rerr := d.waitReadable(srcRC, s)
-		if rerr != nil {
-			return true, &Error{Op: "read", Peer: d.from, Err: rerr}
+		s.reset()
+		if err := srcRC.Read(s.roundFn); err != nil {
+			s.release()
+			return true, &Error{Op: "read", Peer: d.from, Err: err}
 		}
-		if eof {
+		s.release()
+		switch {
+		case s.rerr != nil:
+			return true, &Error{Op: "read", Peer: d.from, Err: s.rerr}
+		case s.werr != nil:
+			return true, &Error{Op: "write", Peer: d.to, Err: s.werr}
+		case s.eof:
 			return true, nil
 		}
-		p, perr := getPipe()
-		if perr != nil {
-			// Out of descriptors for a pipe: this round goes through a
-			// buffer instead; the data is there, so Read will not block.
-			if eof, e := d.bufferRound(); eof || e != nil {
-				return true, e
-			}
-			continue
-		}
-		s.p = p
-		eof, e := d.pump(srcRC, dstRC, s)
-		s.p = nil
-		putPipe(p)
-		if e != nil {
-			return true, e
-		}
-		if eof {
-			return true, nil
-		}
+		// Otherwise the small path switched to bulk: go on splicing.
 	}
 }
 
-// waitReadable blocks until src has data or its peer's FIN (eof), without
-// holding a buffer or a pipe. The runtime poller does the waiting: the
-// callback peeks one byte with MSG_PEEK|MSG_DONTWAIT and returns false on
-// EAGAIN, which parks the goroutine until epoll reports src readable (or the
-// connection is closed by an abort).
-func (d *direction) waitReadable(src syscall.RawConn, s *spliceState) (eof bool, err error) {
-	s.eof, s.err = false, nil
-	if err := src.Read(s.peekFn); err != nil {
-		return false, err
-	}
-	return s.eof, s.err
-}
-
-// spliceState holds one direction's callbacks and their results. The
-// callbacks are made once per direction, not per call: a closure passed to
-// RawConn.Read escapes, and a fresh one per chunk would allocate.
+// spliceState is one direction's scratch: the current buffer or pipe and
+// the results of a round. Its callbacks are made once per direction: a
+// closure passed to RawConn.Read escapes, and one per round would allocate.
 type spliceState struct {
-	d               *direction
-	p               *pipe
-	n               int64
-	eof             bool
-	err             error
-	peekFn, drainFn func(uintptr) bool
-	fillFn          func(uintptr)
+	d     *direction
+	dstRC syscall.RawConn
+	bulk  bool    // splice from now on
+	buf   *[]byte // the small path's buffer, only while data is moving
+	p     *pipe   // the bulk path's pipe, only while data is moving
+	eof   bool
+	rerr  error // reading src failed
+	werr  error // writing dst failed
+
+	roundFn func(uintptr) bool
+	drainFn func(uintptr) bool
 }
 
-func newSpliceState(d *direction) *spliceState {
-	s := &spliceState{d: d}
-	s.peekFn, s.fillFn, s.drainFn = s.peek, s.fill, s.drain
+func newSpliceState(d *direction, dstRC syscall.RawConn) *spliceState {
+	s := &spliceState{d: d, dstRC: dstRC}
+	s.roundFn, s.drainFn = s.round, s.drain
 	return s
 }
 
-func (s *spliceState) peek(fd uintptr) bool {
-	for {
-		n, _, e := syscall.Recvfrom(int(fd), s.d.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case e == syscall.EINTR:
-			continue
-		case e == syscall.EAGAIN:
-			return false
-		case e != nil:
-			s.err = e
-		case n == 0:
-			s.eof = true
-		}
-		return true
+func (s *spliceState) reset() { s.eof, s.rerr, s.werr = false, nil, nil }
+
+// release gives back what a round may still hold after an error.
+func (s *spliceState) release() {
+	if s.buf != nil {
+		bufPool.Put(s.buf)
+		s.buf = nil
+	}
+	if s.p != nil {
+		putPipe(s.p)
+		s.p = nil
 	}
 }
 
-// fill splices what src holds into the pipe, without waiting.
-func (s *spliceState) fill(fd uintptr) {
+// round moves what src holds to dst. It returns false, holding nothing, when
+// src would block (the runtime then waits for readability and calls it
+// again), and true when the round is over: EOF, an error, or the switch
+// from the small path to splicing.
+func (s *spliceState) round(fd uintptr) bool {
+	if s.bulk {
+		return s.spliceRound(int(fd))
+	}
 	for {
-		s.n, s.err = syscall.Splice(int(fd), nil, s.p.w, nil, s.p.size, spliceMove|spliceNonblock)
-		if s.err != syscall.EINTR {
-			return
+		if s.buf == nil {
+			s.buf = bufPool.Get().(*[]byte)
+		}
+		n, err := syscall.Read(int(fd), *s.buf)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			bufPool.Put(s.buf)
+			s.buf = nil
+			return false
+		case err != nil:
+			s.rerr = err
+			return true
+		case n == 0:
+			s.eof = true
+			return true
+		}
+		s.d.t.touch()
+		w, werr := s.d.dst.Write((*s.buf)[:n])
+		s.d.n += int64(w)
+		if werr != nil {
+			s.werr = werr
+			return true
+		}
+		s.d.t.touch()
+		if n == len(*s.buf) {
+			// A full buffer: bulk data; splice from the next round on.
+			s.bulk = true
+			bufPool.Put(s.buf)
+			s.buf = nil
+			return true
+		}
+	}
+}
+
+// spliceRound splices src → pipe → dst until src would block (false, the
+// pipe returned to the pool) or ends.
+func (s *spliceState) spliceRound(fd int) bool {
+	for {
+		if s.p == nil {
+			p, err := getPipe()
+			if err != nil {
+				// Out of descriptors for a pipe: back to the buffer path.
+				s.bulk = false
+				return s.round(uintptr(fd))
+			}
+			s.p = p
+		}
+		n, err := syscall.Splice(fd, nil, s.p.w, nil, s.p.size, spliceMove|spliceNonblock)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			putPipe(s.p)
+			s.p = nil
+			return false
+		case err != nil:
+			s.rerr = err
+			return true
+		case n == 0:
+			s.eof = true
+			return true
+		}
+		s.p.data += int(n)
+		s.d.t.touch()
+		if err := s.dstRC.Write(s.drainFn); err != nil && s.werr == nil {
+			s.werr = err
+		}
+		if s.werr != nil {
+			return true
 		}
 	}
 }
@@ -198,10 +258,10 @@ func (s *spliceState) drain(fd uintptr) bool {
 		case e == syscall.EAGAIN:
 			return false
 		case e != nil:
-			s.err = e
+			s.werr = e
 			return true
 		case n == 0:
-			s.err = io.ErrNoProgress
+			s.werr = io.ErrNoProgress
 			return true
 		}
 		p.data -= int(n)
@@ -211,38 +271,13 @@ func (s *spliceState) drain(fd uintptr) bool {
 	return true
 }
 
-// pump moves bytes from src through s.p to dst until src would block (eof
-// false) or reports EOF. The pipe is empty when pump returns without error.
-func (d *direction) pump(src, dst syscall.RawConn, s *spliceState) (eof bool, e *Error) {
-	for {
-		s.err = nil
-		// Control, not Read: the splice is non-blocking and EAGAIN is
-		// handled by going back to waitReadable without the pipe.
-		if err := src.Control(s.fillFn); err != nil {
-			return false, &Error{Op: "read", Peer: d.from, Err: err}
-		}
-		switch {
-		case s.err == syscall.EAGAIN:
-			return false, nil
-		case s.err != nil:
-			return false, &Error{Op: "read", Peer: d.from, Err: s.err}
-		case s.n == 0:
-			return true, nil
-		}
-		s.p.data += int(s.n)
-		d.t.touch()
-		if err := dst.Write(s.drainFn); err != nil {
-			return false, &Error{Op: "write", Peer: d.to, Err: err}
-		}
-		if s.err != nil {
-			return false, &Error{Op: "write", Peer: d.to, Err: s.err}
-		}
-	}
-}
-
 // readWaiter returns a function that waits until src is readable without
 // holding a buffer, or nil when src is not a plain socket (a TLS connection
-// may hold decrypted bytes the kernel does not know about).
+// may hold decrypted bytes the kernel does not know about). The callback
+// peeks one byte with MSG_PEEK|MSG_DONTWAIT inside RawConn.Read, after the
+// runtime has reset the socket's readiness, and returns false on EAGAIN so
+// the goroutine parks until epoll reports the socket readable. An EOF is
+// left for the following Read to report.
 func (d *direction) readWaiter() func() error {
 	var rc syscall.RawConn
 	switch c := d.src.(type) {
@@ -254,7 +289,30 @@ func (d *direction) readWaiter() func() error {
 	if rc == nil {
 		return nil
 	}
-	// An EOF is left for the following Read to report.
-	s := newSpliceState(d)
-	return func() error { _, err := d.waitReadable(rc, s); return err }
+	// The error a peek reports is the socket's pending error, which the
+	// kernel hands out once: it must be returned here, or the next Read
+	// would see a plain EOF instead of the reset.
+	var perr error
+	peek := func(fd uintptr) bool {
+		for {
+			_, _, e := syscall.Recvfrom(int(fd), d.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			case nil:
+			default:
+				perr = e
+			}
+			return true
+		}
+	}
+	return func() error {
+		perr = nil
+		if err := rc.Read(peek); err != nil {
+			return err
+		}
+		return perr
+	}
 }

@@ -158,6 +158,7 @@ type direction struct {
 	n        int64 // bytes written to dst
 	err      *Error
 	fin      atomic.Bool // src sent FIN: its reads ended with EOF
+	ended    atomic.Bool // run is over (after any half-close it did)
 	peek     [1]byte     // MSG_PEEK target while waiting for readability
 }
 
@@ -179,10 +180,27 @@ func (d *direction) run(wg *sync.WaitGroup) {
 	d.err = d.copy()
 	if d.err == nil {
 		d.fin.Store(true)
-		closeWrite(d.dst)
+		// When the other direction has ended already, Join closes both
+		// sockets next and close(2) sends the FIN: a shutdown(2) first
+		// would be a system call (and, on loopback, a FIN processed) for
+		// nothing. The other direction read its source to EOF, so nothing
+		// unread turns that close into a reset.
+		if !d.other().ended.Load() {
+			closeWrite(d.dst)
+		}
+		d.ended.Store(true)
 		return
 	}
+	d.ended.Store(true)
 	d.t.abort()
+}
+
+// other returns the opposite direction of the same tunnel.
+func (d *direction) other() *direction {
+	if d == &d.t.up {
+		return &d.t.down
+	}
+	return &d.t.up
 }
 
 // copy moves bytes until src reports EOF (nil) or something fails.
