@@ -70,8 +70,11 @@ func (p *parker) start() {
 		p.err = err
 		return
 	}
+	// Under the lock: a drain (closeAll) may read the map while this runs.
+	p.mu.Lock()
 	p.rc, p.epfd = rc, epfd
 	p.conns = make(map[int]*conn)
+	p.mu.Unlock()
 	p.ready = p.wait
 	go p.loop()
 }
