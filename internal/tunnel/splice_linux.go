@@ -138,13 +138,16 @@ type spliceState struct {
 	rerr  error // reading src failed
 	werr  error // writing dst failed
 
+	out []byte // what the small path still has to write
+
 	roundFn func(uintptr) bool
 	drainFn func(uintptr) bool
+	writeFn func(uintptr) bool
 }
 
 func newSpliceState(d *direction, dstRC syscall.RawConn) *spliceState {
 	s := &spliceState{d: d, dstRC: dstRC}
-	s.roundFn, s.drainFn = s.round, s.drain
+	s.roundFn, s.drainFn, s.writeFn = s.round, s.drain, s.write
 	return s
 }
 
@@ -190,13 +193,13 @@ func (s *spliceState) round(fd uintptr) bool {
 			return true
 		}
 		s.d.t.touch()
-		w, werr := s.d.dst.Write((*s.buf)[:n])
-		s.d.n += int64(w)
-		if werr != nil {
-			s.werr = werr
+		s.out = (*s.buf)[:n]
+		if err := s.dstRC.Write(s.writeFn); err != nil && s.werr == nil {
+			s.werr = err
+		}
+		if s.werr != nil {
 			return true
 		}
-		s.d.t.touch()
 		if n == len(*s.buf) {
 			// A full buffer: bulk data; splice from the next round on.
 			s.bulk = true
@@ -205,6 +208,28 @@ func (s *spliceState) round(fd uintptr) bool {
 			return true
 		}
 	}
+}
+
+// write writes s.out to dst with write(2) on dst's raw descriptor (a
+// shallower stack than net.Conn.Write: an idle tunnel's goroutines keep
+// the stack they grew); false on EAGAIN waits until dst is writable.
+func (s *spliceState) write(fd uintptr) bool {
+	for len(s.out) > 0 {
+		n, err := syscall.Write(int(fd), s.out)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			s.werr = err
+			return true
+		}
+		s.out = s.out[n:]
+		s.d.n += int64(n)
+		s.d.t.touch()
+	}
+	return true
 }
 
 // spliceRound splices src → pipe → dst until src would block (false, the

@@ -92,6 +92,10 @@ func Join(client, origin net.Conn, o Options) (Result, error) {
 	if t.timer != nil {
 		t.timer.Stop()
 	}
+	t.graceOnce.Do(func() {}) // no grace timer from now on
+	if t.grace != nil {
+		t.grace.Stop()
+	}
 	client.Close()
 	origin.Close()
 	return Result{Up: t.up.n, Down: t.down.n}, t.err()
@@ -107,6 +111,9 @@ type tunnel struct {
 	idled    atomic.Bool  // checkIdle ended the tunnel
 	done     atomic.Bool  // Join has returned or is returning
 	aborted  sync.Once
+
+	graceOnce sync.Once
+	grace     *time.Timer // set by graceAbort
 }
 
 // touch records that bytes moved. It is an atomic store and a clock read,
@@ -131,6 +138,15 @@ func (t *tunnel) checkIdle() {
 	}
 	t.idled.Store(true)
 	t.abort()
+}
+
+// abortGrace is how long the other direction may go on after one direction
+// failed to write to a peer that closed its socket.
+const abortGrace = time.Second
+
+// graceAbort aborts the tunnel after abortGrace unless Join ends first.
+func (t *tunnel) graceAbort() {
+	t.graceOnce.Do(func() { t.grace = time.AfterFunc(abortGrace, t.abort) })
 }
 
 // abort closes both connections so that both directions stop now; blocked
@@ -192,6 +208,16 @@ func (d *direction) run(wg *sync.WaitGroup) {
 		return
 	}
 	d.ended.Store(true)
+	if d.err.Op == "write" && (errors.Is(d.err.Err, syscall.EPIPE) || errors.Is(d.err.Err, syscall.ECONNRESET)) {
+		// The receiver has closed its socket. Whether that was a normal
+		// close (it sent its FIN first) or an abort, the other direction
+		// learns by reading what it sent: let it, rather than cutting it
+		// off now. It ends at once (the peer is gone); the grace timer
+		// only bounds a direction stuck writing to an origin that does
+		// not read.
+		d.t.graceAbort()
+		return
+	}
 	d.t.abort()
 }
 
