@@ -59,6 +59,13 @@ type conn struct {
 	// Per-request results, for the access log and keep-alive decisions.
 	x exchange
 
+	// A tunnel (CONNECT, upgrade) runs on goroutines of its own: detached
+	// marks that the serving goroutine handed the connection over, and
+	// tunnelRefs counts who still uses c (that goroutine until it is done
+	// with c, the tunnel until it has logged); the last one ends c.
+	detached   bool
+	tunnelRefs atomic.Int32
+
 	// Strings that usually repeat on a connection, kept so that repeats
 	// cost a comparison rather than an allocation.
 	strs     stringCache
@@ -169,6 +176,7 @@ func (s *Server) endConn(c *conn) {
 	// Drop references that would keep the connection or identities alive,
 	// then recycle the storage.
 	c.s, c.sc, c.raw, c.tcp, c.done = nil, nil, nil, nil, nil
+	c.detached = false
 	c.authRaw, c.authUser = c.authRaw[:0], nil
 	c.strs = stringCache{}
 	c.dropMessages()

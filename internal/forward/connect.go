@@ -43,8 +43,8 @@ func (c *conn) connect(f http1.Framing) bool {
 	return false
 }
 
-// join hands the client connection and an origin connection to a tunnel
-// until both directions end. Bytes the client sent after its request are
+// join hands the client connection and an origin connection to a tunnel;
+// the connection ends when the tunnel has. Bytes the client sent after its request are
 // passed on first; so are originPending bytes, which the origin sent after
 // its 101. Buffers go back to the pool before the tunnel starts.
 func (c *conn) join(origin net.Conn, originPending []byte) {
@@ -70,13 +70,27 @@ func (c *conn) join(origin net.Conn, originPending []byte) {
 			return
 		}
 	}
-	res, err := tunnel.Join(c.raw, origin, tunnel.Options{Idle: s.o.TunnelIdle, ClientPending: pending})
-	c.x.up += res.Up
-	c.x.down += res.Down
-	if err != nil {
-		c.x.err = "tunnel: " + err.Error()
+	// The tunnel runs on goroutines of its own and this one ends: an idle
+	// tunnel then holds two small stacks, not the one grown serving HTTP.
+	c.detached = true
+	c.tunnelRefs.Store(2)
+	tunnel.Start(c.raw, origin, tunnel.Options{Idle: s.o.TunnelIdle, ClientPending: pending}, func(res tunnel.Result, err error) {
+		c.x.up += res.Up
+		c.x.down += res.Down
+		if err != nil {
+			c.x.err = "tunnel: " + err.Error()
+		}
+		c.logAccess()
+		c.releaseTunnel()
+	})
+}
+
+// releaseTunnel drops one use of a detached connection; the last one ends
+// it (closing is idempotent: the tunnel has closed the socket already).
+func (c *conn) releaseTunnel() {
+	if c.tunnelRefs.Add(-1) == 0 {
+		c.s.endConn(c)
 	}
-	c.logAccess()
 }
 
 // switchProtocols completes an upgrade (RFC 9110 §7.8): the 101 goes to

@@ -171,7 +171,11 @@ func (s *Server) run(c *conn, first bool) {
 			s.log.Error("panic serving client", "client", c.client.String(), "panic", fmt.Sprint(p), "stack", stack())
 			parked = false
 		}
-		if !parked {
+		switch {
+		case parked:
+		case c.detached:
+			c.releaseTunnel()
+		default:
 			s.endConn(c)
 		}
 	}()

@@ -202,7 +202,10 @@ func (l *listener) serve(c net.Conn) {
 		released = true
 		l.http.ServeParked(sc, release)
 	case (proto == sniff.SOCKS4 || proto == sniff.SOCKS5) && l.socks != nil:
-		l.socks.ServeConn(sc)
+		// A tunnel may outlive this call (it runs on goroutines of its
+		// own): the face releases the slot when the session ends.
+		released = true
+		l.socks.ServeConnThen(sc, release)
 	default:
 		l.refuse(sc, proto)
 	}

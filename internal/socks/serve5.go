@@ -142,9 +142,14 @@ func (ss *session) tunnel(origin *net.TCPConn) {
 	if client == nil {
 		client = ss.c.Conn
 	}
-	res, err := tunnel.Join(client, origin, tunnel.Options{Idle: ss.s.o.TunnelIdle, ClientPending: pending})
-	ss.entry.BytesUp, ss.entry.BytesDown = res.Up, res.Down
-	if err != nil {
-		ss.entry.Error = fmt.Sprintf("tunnel: %v", err)
-	}
+	// The tunnel runs on goroutines of its own; this one returns and its
+	// stack goes. The tunnel's end finishes the session.
+	ss.detached = true
+	tunnel.Start(client, origin, tunnel.Options{Idle: ss.s.o.TunnelIdle, ClientPending: pending}, func(res tunnel.Result, err error) {
+		ss.entry.BytesUp, ss.entry.BytesDown = res.Up, res.Down
+		if err != nil {
+			ss.entry.Error = fmt.Sprintf("tunnel: %v", err)
+		}
+		ss.finish()
+	})
 }

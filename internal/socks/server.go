@@ -116,17 +116,35 @@ type session struct {
 	client netip.AddrPort
 	user   *gate.Identity
 	entry  observe.Entry
+
+	// done runs once the session is over (nil: nothing to call).
+	// detached marks a session whose CONNECT tunnel runs on goroutines of
+	// its own: the tunnel's end, not the serving goroutine, finishes it.
+	done     func()
+	detached bool
 }
 
 // ServeConn serves one connection whose first byte (0x04 or 0x05) has been
 // peeked, and closes it. It returns when the session has ended; a panic is
 // recovered and logged with the client's address.
 func (s *Server) ServeConn(c *sniff.Conn) {
+	ended := make(chan struct{})
+	s.ServeConnThen(c, func() { close(ended) })
+	<-ended
+}
+
+// ServeConnThen serves like ServeConn but may return before the session
+// ends: a CONNECT tunnel is handed to goroutines of its own, so that an
+// idle tunnel does not keep the stack this goroutine grew during the
+// handshake. done runs exactly once, after the connection is closed and the
+// session logged; release per-connection limits there.
+func (s *Server) ServeConnThen(c *sniff.Conn, done func()) {
 	if s.draining.Load() {
 		_ = c.Close()
+		done()
 		return
 	}
-	ss := &session{s: s, c: c}
+	ss := &session{s: s, c: c, done: done}
 	ss.client = addrPortOf(c.RemoteAddr())
 	ss.entry = observe.Entry{Time: time.Now(), Listener: s.o.Listener, Client: ss.client}
 	defer ss.end()
@@ -159,13 +177,27 @@ func (s *Server) ServeConn(c *sniff.Conn) {
 func (ss *session) end() {
 	if p := recover(); p != nil {
 		ss.s.log.Error("socks: panic serving connection", "client", ss.client, "panic", p, "stack", string(debug.Stack()))
+		if ss.detached {
+			return // the tunnel finishes the session
+		}
 		ss.entry.Error = fmt.Sprintf("panic: %v", p)
 	}
+	if ss.detached {
+		return
+	}
 	ss.release()
+	ss.finish()
+}
+
+// finish closes the connection, logs the session and reports it done.
+func (ss *session) finish() {
 	_ = ss.c.Close()
 	if ss.s.o.Access != nil {
 		ss.entry.Duration = time.Since(ss.entry.Time)
 		ss.s.o.Access.Log(&ss.entry)
+	}
+	if ss.done != nil {
+		ss.done()
 	}
 }
 

@@ -169,6 +169,9 @@ func TestIdleTunnelMemory(t *testing.T) {
 		{desc: "Join", limit: 16 << 10, start: func(f *fleet, i int) {
 			go Join(f.proxyC[i], f.proxyO[i], Options{Idle: time.Hour})
 		}},
+		{desc: "Start", limit: 16 << 10, start: func(f *fleet, i int) {
+			Start(f.proxyC[i], f.proxyO[i], Options{Idle: time.Hour}, func(Result, error) {})
+		}},
 		{desc: "plain io.Copy", start: func(f *fleet, i int) {
 			go naiveJoin(f.proxyC[i], f.proxyO[i])
 		}},

@@ -74,6 +74,35 @@ func (e *Error) Unwrap() error { return e.Err }
 // is nil for normal ends; otherwise it is one or two *Error joined, or wraps
 // ErrIdle.
 func Join(client, origin net.Conn, o Options) (Result, error) {
+	t := newTunnel(client, origin, o)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go t.down.run(&wg)
+	t.up.run(nil)
+	wg.Wait()
+	return t.finish()
+}
+
+// Start is Join without the wait: it copies on two new goroutines and
+// returns at once; done runs, on one of them, once both directions have
+// ended and both connections are closed. A face that hands its connection
+// to Start can let its own goroutine end: an idle tunnel then holds only
+// the two small stacks of its directions, not the stack the face grew
+// while parsing the request.
+func Start(client, origin net.Conn, o Options, done func(Result, error)) {
+	t := newTunnel(client, origin, o)
+	var left atomic.Int32
+	left.Store(2)
+	end := func() {
+		if left.Add(-1) == 0 {
+			done(t.finish())
+		}
+	}
+	go t.down.runThen(end)
+	go t.up.runThen(end)
+}
+
+func newTunnel(client, origin net.Conn, o Options) *tunnel {
 	_ = client.SetDeadline(time.Time{})
 	_ = origin.SetDeadline(time.Time{})
 	t := &tunnel{idle: o.Idle}
@@ -83,11 +112,12 @@ func Join(client, origin net.Conn, o Options) (Result, error) {
 		t.start = time.Now()
 		t.timer = time.AfterFunc(o.Idle, t.checkIdle)
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go t.down.run(&wg)
-	t.up.run(nil)
-	wg.Wait()
+	return t
+}
+
+// finish runs once both directions have ended: it stops the timers, closes
+// both connections and returns what Join returns.
+func (t *tunnel) finish() (Result, error) {
 	t.done.Store(true)
 	if t.timer != nil {
 		t.timer.Stop()
@@ -96,8 +126,8 @@ func Join(client, origin net.Conn, o Options) (Result, error) {
 	if t.grace != nil {
 		t.grace.Stop()
 	}
-	client.Close()
-	origin.Close()
+	t.up.src.Close()
+	t.up.dst.Close()
 	return Result{Up: t.up.n, Down: t.down.n}, t.err()
 }
 
@@ -176,6 +206,12 @@ type direction struct {
 	fin      atomic.Bool // src sent FIN: its reads ended with EOF
 	ended    atomic.Bool // run is over (after any half-close it did)
 	peek     [1]byte     // MSG_PEEK target while waiting for readability
+}
+
+// runThen runs the direction, then calls end.
+func (d *direction) runThen(end func()) {
+	defer end()
+	d.run(nil)
 }
 
 // run copies until src ends, then half-closes dst; on an error it aborts the

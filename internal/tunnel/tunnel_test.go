@@ -383,3 +383,50 @@ func TestPanicInACopyEndsTheTunnelWithAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestStartRunsWithoutTheCaller: Start returns at once, copies both ways on
+// its own goroutines and reports once, after both connections are closed.
+func TestStartRunsWithoutTheCaller(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.desc, func(t *testing.T) {
+			checkGoroutines(t)
+			client, proxyC := connPair(t)
+			proxyO, origin := connPair(t)
+			defer client.Close()
+			defer origin.Close()
+			done := make(chan outcome, 2)
+			Start(m.client(proxyC), m.origin(proxyO), Options{Idle: 5 * time.Second, ClientPending: []byte("hi ")},
+				func(r Result, err error) { done <- outcome{r, err} })
+			_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+			_ = origin.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := client.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 7)
+			if _, err := io.ReadFull(origin, buf); err != nil || string(buf) != "hi ping" {
+				t.Fatalf("origin got %q, %v", buf, err)
+			}
+			if _, err := origin.Write([]byte("pong")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(client, buf[:4]); err != nil || string(buf[:4]) != "pong" {
+				t.Fatalf("client got %q, %v", buf[:4], err)
+			}
+			client.Close()
+			origin.Close()
+			select {
+			case o := <-done:
+				if o.err != nil || o.res.Up != 7 || o.res.Down != 4 {
+					t.Errorf("done(%+v, %v), want Up 7, Down 4, no error", o.res, o.err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("done was not called")
+			}
+			select {
+			case <-done:
+				t.Error("done was called twice")
+			case <-time.After(50 * time.Millisecond):
+			}
+		})
+	}
+}
