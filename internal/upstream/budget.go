@@ -27,11 +27,10 @@ func (o *BudgetOptions) normalize() error {
 	if !(o.Ratio > 0 && o.Ratio <= 1) {
 		return fmt.Errorf("ratio %v is not in (0, 1]", o.Ratio)
 	}
+	// Normalising twice changes nothing: a negative floor stays negative.
 	switch {
 	case o.MinPerSecond == 0:
 		o.MinPerSecond = 10
-	case o.MinPerSecond < 0:
-		o.MinPerSecond = 0
 	case math.IsInf(o.MinPerSecond, 0) || math.IsNaN(o.MinPerSecond):
 		return fmt.Errorf("min per second %v is not a number", o.MinPerSecond)
 	}
@@ -126,7 +125,7 @@ func (b *Budget) Allow() bool {
 			retries += bk.retries.Load()
 		}
 	}
-	limit := o.Ratio*float64(requests) + o.MinPerSecond*o.Window.Seconds()
+	limit := o.Ratio*float64(requests) + max(o.MinPerSecond, 0)*o.Window.Seconds()
 	if float64(retries+1) > limit {
 		return false
 	}
