@@ -183,16 +183,20 @@ func (f *Forwarding) Apply(h *httpmsg.Header, in *Inbound) []byte {
 		h.DelNames(spoofable)
 	}
 
-	var buf [64]byte // "[" + the longest IPv6 text + "]" fits
 	peer := addrset.Canonical(in.Peer)
-	ip := peer.AppendTo(buf[:0])
-	if i := h.Combine(xForwardedFor); i >= 0 {
-		h.AppendValue(i, ", ", ip)
-	} else {
-		h.Add([]byte(xForwardedFor), ip)
-	}
-	if !h.Has(xRealIP) {
-		h.Add([]byte(xRealIP), ip)
+	if peer.IsValid() {
+		// Without an address (a Unix socket listener) there is nothing to
+		// add; Forwarded says "unknown" below.
+		var buf [64]byte // the longest IPv6 text fits
+		ip := peer.AppendTo(buf[:0])
+		if i := h.Combine(xForwardedFor); i >= 0 {
+			h.AppendValue(i, ", ", ip)
+		} else {
+			h.Add([]byte(xForwardedFor), ip)
+		}
+		if !h.Has(xRealIP) {
+			h.Add([]byte(xRealIP), ip)
+		}
 	}
 	if !h.Has(xForwardedProto) && in.Scheme != "" {
 		h.AddString(xForwardedProto, in.Scheme)
