@@ -79,7 +79,7 @@ func TestForwardingFieldsFollowPeerTrust(t *testing.T) {
 				"True-Client-IP":    {"6.6.6.6"},
 			}},
 		{desc: "trusted peer's repeated fields are combined", peer: "10.1.1.1", scheme: "http", host: "h",
-			in: []string{"X-Forwarded-For: 1.1.1.1", "X-Forwarded-For: 2.2.2.2, 3.3.3.3"},
+			in:   []string{"X-Forwarded-For: 1.1.1.1", "X-Forwarded-For: 2.2.2.2, 3.3.3.3"},
 			want: map[string][]string{"X-Forwarded-For": {"1.1.1.1, 2.2.2.2, 3.3.3.3, 10.1.1.1"}}},
 		{desc: "trusted peer as a mapped address", peer: "::ffff:10.1.1.1", scheme: "http", host: "h",
 			in:   []string{"X-Forwarded-For: 1.1.1.1"},
