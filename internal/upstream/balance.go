@@ -123,6 +123,23 @@ func (c *candidates) randomUsable(avoid int) int {
 	return -1
 }
 
+// pair returns two distinct usable hosts chosen at random; b is -1 when
+// only a is usable, and a is -1 when none is.
+func (c *candidates) pair() (a, b int) {
+	if a = c.randomUsable(-1); a < 0 {
+		return -1, -1
+	}
+	return a, c.randomUsable(a)
+}
+
+// host returns host i, nil for -1.
+func (c *candidates) host(i int) *Host {
+	if i < 0 {
+		return nil
+	}
+	return c.hosts[i]
+}
+
 // roundRobin is nginx's smooth weighted round robin
 // (ngx_http_upstream_get_peer): every pick adds each usable host's
 // effective weight to its current weight, takes the highest, and subtracts
@@ -235,20 +252,18 @@ func (randomPick) pick(c candidates) *Host {
 type p2c struct{}
 
 func (p2c) pick(c candidates) *Host {
-	a := c.randomUsable(-1)
-	if a < 0 {
-		return nil
+	a, b := c.pair()
+	if b >= 0 && fewerInFlight(&c, b, a) {
+		a = b
 	}
-	b := c.randomUsable(a)
-	if b < 0 {
-		return c.hosts[a]
-	}
-	// (na+1)/wa ≤ (nb+1)/wb, crossed out of the division.
+	return c.host(a)
+}
+
+// fewerInFlight: a has fewer in-flight attempts per unit of weight than
+// b, (na+1)/wa < (nb+1)/wb, crossed out of the division.
+func fewerInFlight(c *candidates, a, b int) bool {
 	na, nb := c.hosts[a].inflight.Load()+1, c.hosts[b].inflight.Load()+1
-	if nb*c.weight(a) < na*c.weight(b) {
-		return c.hosts[b]
-	}
-	return c.hosts[a]
+	return na*c.weight(b) < nb*c.weight(a)
 }
 
 // peakEWMA is p2c on peak-EWMA latency × (in-flight + 1) per unit of
@@ -257,19 +272,15 @@ func (p2c) pick(c candidates) *Host {
 type peakEWMA struct{}
 
 func (peakEWMA) pick(c candidates) *Host {
-	a := c.randomUsable(-1)
-	if a < 0 {
-		return nil
+	a, b := c.pair()
+	if b >= 0 && lowerLatencyLoad(&c, b, a) {
+		a = b
 	}
-	b := c.randomUsable(a)
-	if b < 0 {
-		return c.hosts[a]
-	}
+	return c.host(a)
+}
+
+// lowerLatencyLoad: a's latency load per unit of weight is below b's.
+func lowerLatencyLoad(c *candidates, a, b int) bool {
 	now, tau := c.clock(), c.pool.decay
-	la := c.hosts[a].load(now, tau) / float64(c.weight(a))
-	lb := c.hosts[b].load(now, tau) / float64(c.weight(b))
-	if lb < la {
-		return c.hosts[b]
-	}
-	return c.hosts[a]
+	return c.hosts[a].load(now, tau)/float64(c.weight(a)) < c.hosts[b].load(now, tau)/float64(c.weight(b))
 }

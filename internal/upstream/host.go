@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"math"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,12 +22,7 @@ const (
 
 var stateNames = [...]string{Healthy: "healthy", Unhealthy: "unhealthy", Ejected: "ejected"}
 
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
-}
+func (s State) String() string { return nameOf(stateNames[:], s, "State") }
 
 // Host is one upstream address and its live state, shared by every pool of
 // the same name that holds the address (see Registry). It is safe for

@@ -111,23 +111,11 @@ var balanceNames = [...]string{
 	Cookie:     "cookie",
 }
 
-func (b Balance) String() string {
-	if int(b) < len(balanceNames) {
-		return balanceNames[b]
-	}
-	return "Balance(" + strconv.Itoa(int(b)) + ")"
-}
+func (b Balance) String() string { return nameOf(balanceNames[:], b, "Balance") }
 
 // ParseBalance maps a config word (round_robin, least_conn, random, p2c,
 // ewma, hash, cookie) to a Balance.
-func ParseBalance(s string) (Balance, bool) {
-	for b, n := range balanceNames {
-		if n == s {
-			return Balance(b), true
-		}
-	}
-	return 0, false
-}
+func ParseBalance(s string) (Balance, bool) { return parseName[Balance](balanceNames[:], s) }
 
 // HashSource is where the Hash balancer takes its key from.
 type HashSource uint8
@@ -142,22 +130,12 @@ const (
 
 var hashSourceNames = [...]string{HashClientIP: "client_ip", HashHeader: "header", HashCookie: "cookie", HashURI: "uri"}
 
-func (s HashSource) String() string {
-	if int(s) < len(hashSourceNames) {
-		return hashSourceNames[s]
-	}
-	return "HashSource(" + strconv.Itoa(int(s)) + ")"
-}
+func (s HashSource) String() string { return nameOf(hashSourceNames[:], s, "HashSource") }
 
 // ParseHashSource maps a config word (client_ip, header, cookie, uri) to a
 // HashSource.
 func ParseHashSource(s string) (HashSource, bool) {
-	for h, n := range hashSourceNames {
-		if n == s {
-			return HashSource(h), true
-		}
-	}
-	return 0, false
+	return parseName[HashSource](hashSourceNames[:], s)
 }
 
 // HashKey says what the Hash balancer hashes.
@@ -166,4 +144,22 @@ type HashKey struct {
 	// Name is the header or cookie name for HashHeader and HashCookie
 	// (required for them, ignored otherwise).
 	Name string
+}
+
+// nameOf returns v's config word, or kind(v) for a value without one.
+func nameOf[T ~uint8](names []string, v T, kind string) string {
+	if int(v) < len(names) && names[v] != "" {
+		return names[v]
+	}
+	return kind + "(" + strconv.Itoa(int(v)) + ")"
+}
+
+// parseName maps a config word back to its value.
+func parseName[T ~uint8](names []string, s string) (T, bool) {
+	for v, n := range names {
+		if n != "" && n == s {
+			return T(v), true
+		}
+	}
+	return 0, false
 }
