@@ -85,7 +85,7 @@ func (c *candidates) excluded(h *Host) bool {
 // ejection that has run out ends here, lazily, so no timer is needed.
 func (c *candidates) weight(i int) int64 {
 	h := c.hosts[i]
-	if h.unhealthy.Load() || c.excluded(h) {
+	if c.pool.unhealthy(h) || c.excluded(h) {
 		return 0
 	}
 	if to := h.ejectedTo.Load(); to != 0 {

@@ -160,7 +160,7 @@ func TestPickSkipsUnusableHosts(t *testing.T) {
 	clk := newFakeClock()
 	for b := RoundRobin; b <= Cookie; b++ {
 		t.Run(b.String(), func(t *testing.T) {
-			p := newPool(t, NewRegistry(clk.Now), Options{Targets: targets(4), Balance: b})
+			p := newPool(t, NewRegistry(clk.Now), checked(Options{Targets: targets(4), Balance: b}))
 			down := hostAt(t, p, "127.0.0.1:8080")
 			down.unhealthy.Store(true)
 			out := hostAt(t, p, "127.0.0.2:8080")

@@ -49,7 +49,7 @@ func TestPickAllocatesNothing(t *testing.T) {
 func TestConcurrentPicksWhileMembersChange(t *testing.T) {
 	for b := RoundRobin; b <= Cookie; b++ {
 		t.Run(b.String(), func(t *testing.T) {
-			p := benchPool(t, b)
+			p := newPool(t, NewRegistry(nil), checked(Options{Targets: targets(8), Balance: b}))
 			var wg sync.WaitGroup
 			stop := make(chan struct{})
 			for range 4 {

@@ -21,7 +21,7 @@ func cookieRequest(cookie string) *Request {
 // goes away it moves and is told the new value.
 func TestStickyCookieKeepsClientOnItsHost(t *testing.T) {
 	clk := newFakeClock()
-	p := newPool(t, NewRegistry(clk.Now), Options{Targets: targets(3), Balance: Cookie, CookieName: "srv"})
+	p := newPool(t, NewRegistry(clk.Now), checked(Options{Targets: targets(3), Balance: Cookie, CookieName: "srv"}))
 
 	first, err := p.Pick(cookieRequest(""))
 	if err != nil {

@@ -62,6 +62,15 @@ func newPool(t testing.TB, r *Registry, o Options) *Pool {
 	return p
 }
 
+// checked turns on active health checks that never run (the pool is not
+// started), so that a test may mark hosts unhealthy by hand: a pool
+// without checks ignores that state.
+func checked(o Options) Options {
+	o.Health = Health{Path: "/"}
+	o.Dialer = nopDialer{}
+	return o
+}
+
 // hostAt returns the pool's host with the given address.
 func hostAt(t testing.TB, p *Pool, addr string) *Host {
 	t.Helper()

@@ -80,6 +80,13 @@ func printable(s string) bool {
 	return true
 }
 
+// unhealthy reports whether active checks found h down. A pool without
+// active checks ignores that verdict: a reload that removes the checks
+// must not leave a host down with nothing to bring it back.
+func (p *Pool) unhealthy(h *Host) bool {
+	return p.opts.Health.Path != "" && h.unhealthy.Load()
+}
+
 // healthLoop checks every host at once each Interval until ctx ends.
 func (p *Pool) healthLoop(ctx context.Context) {
 	t := time.NewTicker(p.opts.Health.Interval)

@@ -75,7 +75,7 @@ func TestConsistentHashRemapsAboutOneNth(t *testing.T) {
 // TestHashKeysOfDownHostMoveAlone: while a host is unusable its keys go to
 // the others and every other key stays where it was.
 func TestHashKeysOfDownHostMoveAlone(t *testing.T) {
-	p := newPool(t, NewRegistry(nil), Options{Targets: targets(5), Balance: Hash, Hash: HashKey{Source: HashURI}})
+	p := newPool(t, NewRegistry(nil), checked(Options{Targets: targets(5), Balance: Hash, Hash: HashKey{Source: HashURI}}))
 	before := mapKeys(t, p, 5000)
 	down := hostAt(t, p, "127.0.0.3:8080")
 	down.unhealthy.Store(true)

@@ -65,6 +65,25 @@ func TestReloadKeepsHostState(t *testing.T) {
 	}
 }
 
+// TestReloadWithoutChecksIgnoresOldVerdict: a host that active checks
+// found down is usable in a new pool without checks (nothing would ever
+// bring it back otherwise), and down again if checks return.
+func TestReloadWithoutChecksIgnoresOldVerdict(t *testing.T) {
+	reg := NewRegistry(nil)
+	v1 := newPool(t, reg, checked(Options{Targets: targets(2)}))
+	h := hostAt(t, v1, "127.0.0.1:8080")
+	h.unhealthy.Store(true)
+	v2 := newPool(t, reg, Options{Targets: targets(2)})
+	v1.Stop()
+	if !usable(v2, h) || v2.Stats(nil)[0].State != Healthy {
+		t.Fatal("a pool without checks kept the old verdict")
+	}
+	v3 := newPool(t, reg, checked(Options{Targets: targets(2)}))
+	if usable(v3, h) {
+		t.Fatal("a pool with checks ignored the verdict")
+	}
+}
+
 // TestStoppedPoolsReleaseTheirHosts: when every pool of a name stops, the
 // registry holds nothing of it.
 func TestStoppedPoolsReleaseTheirHosts(t *testing.T) {

@@ -53,7 +53,7 @@ func (p *Pool) Stats(dst []HostStats) []HostStats {
 		case to != 0 && now < to:
 			s.State = Ejected
 			s.EjectedUntil = c.time(to)
-		case h.unhealthy.Load():
+		case p.unhealthy(h):
 			s.State = Unhealthy
 		}
 		dst = append(dst, s)
