@@ -2,6 +2,7 @@ package reverse
 
 import (
 	"net/netip"
+	"strconv"
 
 	"github.com/janus-proxy/janus/internal/httpmsg"
 )
@@ -29,7 +30,7 @@ type Params struct {
 // means the request must be refused before any route is considered: a
 // path that cannot be normalised (encoded slash, climbing above the root,
 // ...), a target that is not a path (asterisk- or authority-form) or a
-// malformed Host.
+// malformed or overlong (more than 255 bytes) Host.
 //
 // req is not changed, except that a path needing normalisation has its
 // normal form appended to req's storage (RequestHead.Store), where
@@ -59,7 +60,7 @@ func (t *Table) Match(req *httpmsg.RequestHead, client netip.Addr) (*Route, Para
 
 // match finds the route for a request whose Params are known.
 func (t *Table) match(req *httpmsg.RequestHead, p *Params, client netip.Addr) *Route {
-	if len(t.exactHosts)+len(t.wildHosts) > 0 && len(p.Host) > 0 && len(p.Host) <= maxHostLen {
+	if len(t.exactHosts)+len(t.wildHosts) > 0 && len(p.Host) > 0 {
 		var buf [maxHostLen]byte
 		lh := buf[:len(p.Host)]
 		for i, c := range p.Host {
@@ -90,8 +91,11 @@ func (t *Table) match(req *httpmsg.RequestHead, p *Params, client netip.Addr) *R
 	return t.anyHost.match(req, p, client)
 }
 
-// maxHostLen bounds the hosts looked up by name: a DNS name has at most 253
-// bytes (RFC 1035 §2.3.4), so a longer Host can only reach catch-all routes.
+// maxHostLen bounds the hosts Janus routes: a DNS name has at most 253
+// bytes (RFC 1035 §2.3.4), so a longer Host names no site. Refusing it
+// (rather than letting it fall to catch-all routes) keeps a padded Host
+// from stepping around a wildcard site's routes, and lets matching lower
+// the host into a fixed buffer.
 const maxHostLen = 255
 
 func (b *bucket) match(req *httpmsg.RequestHead, p *Params, client netip.Addr) *Route {
@@ -264,7 +268,7 @@ func requestHost(req *httpmsg.RequestHead) ([]byte, error) {
 	switch req.Form {
 	case httpmsg.AbsoluteForm:
 		// RFC 9112 §3.2.2: the target's authority overrides Host.
-		return trimDot(req.Host), nil
+		return checkHostLen(trimDot(req.Host))
 	case httpmsg.AuthorityForm, httpmsg.AsteriskForm:
 		return nil, requestErr("path", req.Path, "target is "+req.Form.String()+", not a path")
 	}
@@ -284,7 +288,14 @@ func requestHost(req *httpmsg.RequestHead) ([]byte, error) {
 	if err != nil {
 		return nil, requestErr("host", v, err.Error())
 	}
-	return trimDot(host), nil
+	return checkHostLen(trimDot(host))
+}
+
+func checkHostLen(h []byte) ([]byte, error) {
+	if len(h) > maxHostLen {
+		return nil, requestErr("host", h, "longer than "+strconv.Itoa(maxHostLen)+" bytes")
+	}
+	return h, nil
 }
 
 func trimDot(h []byte) []byte {

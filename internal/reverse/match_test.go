@@ -317,6 +317,18 @@ func TestMatchRefusesTargetsThatAreNotPaths(t *testing.T) {
 			}
 		})
 	}
+	t.Run("overlong Host cannot step around a wildcard site", func(t *testing.T) {
+		// Found by FuzzMatch: a Host past the lookup buffer fell through to
+		// catch-all routes. Now it is refused.
+		host := strings.Repeat("w", 300) + ".example.com"
+		if _, _, err := tb.Match(get(t, "GET", "/", host), netip.Addr{}); !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("Match = %v; want a bad request", err)
+		}
+		abs := readRequest(t, "GET http://"+host+"/ HTTP/1.1\r\nHost: h\r\n\r\n")
+		if _, _, err := tb.Match(abs, netip.Addr{}); !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("Match(absolute-form) = %v; want a bad request", err)
+		}
+	})
 	t.Run("bad Host from another codec", func(t *testing.T) {
 		// HTTP/1.1 refuses it while parsing; a codec that did not must not
 		// get a host match out of it.
