@@ -22,7 +22,8 @@ import (
 // "$$" is a literal "$". An unknown variable is an error when the template
 // is parsed, not a surprise at request time.
 type Template struct {
-	parts []tmplPart
+	parts   []tmplPart
+	offSite bool // written to start with "//": another host on purpose
 }
 
 type tmplVar uint8
@@ -63,8 +64,10 @@ func ParseTemplate(s string) (Template, error) {
 	}
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < 0x21 || c == 0x7f {
-			return Template{}, fmt.Errorf("byte %#02x at %d: a location holds no spaces or control bytes", c, i)
+		if c < 0x21 || c >= 0x7f {
+			// RFC 3986 §2: a URI is ASCII. Non-ASCII must be written
+			// percent-encoded (paths) or in punycode (hosts, RFC 3492).
+			return Template{}, fmt.Errorf("byte %#02x at %d: a location holds only visible ASCII (percent-encode the rest)", c, i)
 		}
 		if c != '$' {
 			lit.WriteByte(c)
@@ -100,6 +103,7 @@ func ParseTemplate(s string) (Template, error) {
 		t.parts = append(t.parts, tmplPart{v: v})
 	}
 	flush()
+	t.offSite = strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\")
 	return t, nil
 }
 
@@ -115,8 +119,10 @@ type TemplateInput struct {
 //
 // The result is made safe to send as a Location: any byte that is not
 // visible ASCII is percent-encoded, and a leading "//" or "/\" (which a
-// browser reads as another host) is cut to "/", so that $request_uri of
-// "//evil.example" cannot make an open redirect.
+// browser reads as another host, RFC 3986 §4.2) is cut to "/", so that
+// $request_uri of "//evil.example" cannot make an open redirect. A
+// template that itself starts with "//" (a scheme-relative URL to another
+// host, on purpose) is left as written.
 func (t *Template) Append(dst []byte, in *TemplateInput) []byte {
 	start := len(dst)
 	for _, p := range t.parts {
@@ -149,7 +155,7 @@ func (t *Template) Append(dst []byte, in *TemplateInput) []byte {
 		}
 	}
 	loc := dst[start:]
-	if len(loc) >= 2 && loc[0] == '/' && (loc[1] == '/' || loc[1] == '\\') {
+	if !t.offSite && len(loc) >= 2 && loc[0] == '/' && (loc[1] == '/' || loc[1] == '\\') {
 		n := 1
 		for n < len(loc) && (loc[n] == '/' || loc[n] == '\\') {
 			n++

@@ -31,6 +31,10 @@ func TestRedirectTemplates(t *testing.T) {
 			target: "/a?", host: "h", status: 302, location: "/n/a"},
 		{desc: "request_uri alone cannot redirect off-site", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{Location: "$request_uri"}}},
 			target: "//evil.test/x", host: "h", status: 302, location: "/evil.test/x"},
+		{desc: "scheme-relative template is kept", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{Location: "//cdn.test$path"}}},
+			target: "/a", host: "h", status: 302, location: "//cdn.test/a"},
+		{desc: "literal slash then a variable cannot make another host", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{Location: "/$query"}}},
+			target: "/a?/evil.test", host: "h", status: 302, location: "/evil.test"},
 		{desc: "IPv6 host stays as received", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{Location: "https://[$host]/"}}},
 			target: "/", host: "[2001:DB8::1]", status: 302, location: "https://[2001:db8::1]/"},
 	}
@@ -85,6 +89,7 @@ func TestParseTemplateRejectsUnknownAndMalformedVariables(t *testing.T) {
 		{desc: "unclosed brace", in: "/${host", msg: "unclosed"},
 		{desc: "upper case is another name", in: "/$HOST", msg: "unknown variable $"},
 		{desc: "space", in: "/a b", msg: "0x20"},
+		{desc: "non-ASCII", in: "/caf\u00e9", msg: "0xc3"},
 	} {
 		t.Run(tt.desc, func(t *testing.T) {
 			if _, err := ParseTemplate(tt.in); err == nil || !strings.Contains(err.Error(), tt.msg) {

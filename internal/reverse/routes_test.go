@@ -39,7 +39,7 @@ func TestNewTableRejectsBadSpecs(t *testing.T) {
 		{desc: "redirect status", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{Status: 200, Location: "/"}}}, field: "action.redirect.status", msg: "redirect status"},
 		{desc: "redirect variable", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{Location: "https://$hots/"}}}, field: "action.redirect.location", msg: "$hots"},
 		{desc: "redirect empty", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{}}}, field: "action.redirect.location", msg: "empty"},
-		{desc: "redirect with newline", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{Location: "/a\r\nSet-Cookie: x"}}}, field: "action.redirect.location", msg: "control"},
+		{desc: "redirect with newline", spec: RouteSpec{Action: ActionSpec{Redirect: &RedirectSpec{Location: "/a\r\nSet-Cookie: x"}}}, field: "action.redirect.location", msg: "visible ASCII"},
 		{desc: "respond status", spec: RouteSpec{Action: ActionSpec{Respond: &RespondSpec{Status: 99}}}, field: "action.respond.status", msg: "between"},
 		{desc: "respond content type", spec: RouteSpec{Action: ActionSpec{Respond: &RespondSpec{ContentType: "a\nb"}}}, field: "action.respond.content_type", msg: "field value"},
 		{desc: "static root missing", spec: RouteSpec{Action: ActionSpec{Static: &StaticSpec{Root: dir + "/nope"}}}, field: "action.static", msg: "no such file"},
