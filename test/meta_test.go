@@ -91,7 +91,7 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 
 // TestDependencyRules pins ARCHITECTURE.md: data flows one way.
 func TestDependencyRules(t *testing.T) {
-	faces := []string{"internal/forward", "internal/socks", "internal/reverse", "internal/server", "internal/admin", "internal/http1"}
+	faces := []string{"internal/httpface", "internal/socks", "internal/reverse", "internal/server", "internal/admin", "internal/http1"}
 	rules := []struct {
 		pkg       string
 		forbidden []string

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/config"
-	"github.com/janus-proxy/janus/internal/forward"
 	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/httpface"
 	"github.com/janus-proxy/janus/internal/sniff"
 	"github.com/janus-proxy/janus/internal/socks"
 )
@@ -28,8 +28,8 @@ type listener struct {
 	slots chan struct{} // one token per allowed concurrent connection
 
 	headerTimeout time.Duration
-	http          *forward.Server // nil when neither http nor connect is allowed
-	socks         *socks.Server   // nil when neither SOCKS version is allowed
+	http          *httpface.Server // nil when neither http nor connect is allowed
+	socks         *socks.Server    // nil when neither SOCKS version is allowed
 }
 
 func (s *Server) buildListener(lc *config.Listener) (*listener, error) {
@@ -47,11 +47,11 @@ func (s *Server) buildListener(lc *config.Listener) (*listener, error) {
 	}
 	tunnelIdle := lc.Timeouts.TunnelIdle.Or(config.DefaultTunnelIdle)
 	if lc.Allows("http") || lc.Allows("connect") {
-		anon, err := forward.ParseAnonymity(fc.Anonymity)
+		anon, err := httpface.ParseAnonymity(fc.Anonymity)
 		if err != nil {
 			return nil, err
 		}
-		l.http = forward.New(forward.Options{
+		l.http = httpface.New(httpface.Options{
 			Listener:        lc.Name,
 			Gate:            g,
 			Dialer:          s.dialer,
@@ -87,7 +87,7 @@ func (s *Server) buildListener(lc *config.Listener) (*listener, error) {
 
 // accessLog returns the access log as the faces' interface, keeping a nil
 // *AccessLog from becoming a non-nil interface.
-func (s *Server) accessLog() forward.AccessLog {
+func (s *Server) accessLog() httpface.AccessLog {
 	if s.access == nil {
 		return nil
 	}

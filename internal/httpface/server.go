@@ -1,14 +1,16 @@
-// Package forward is Janus's forward-proxy face for HTTP: absolute-form
-// requests ("GET http://host/path") proxied to origins over keep-alive
-// connections, and CONNECT tunnels. It learns the destination from the
-// client, asks the gate, dials through the outbound dialer, and writes every
-// reply itself; the HTTP/1.1 engine of package http1 reads and writes the
-// messages.
+// Package httpface serves HTTP/1.1 client connections for both of Janus's
+// faces. The forward face: absolute-form requests ("GET http://host/path")
+// proxied to the origin they name, and CONNECT tunnels. The reverse face:
+// origin-form requests ("GET /path") routed by the route table of package
+// reverse to an upstream pool, a redirect, a fixed response or static files.
+// Both learn the destination their own way, ask the gate, dial through the
+// outbound dialer, and write every reply themselves; the HTTP/1.1 engine of
+// package http1 reads and writes the messages.
 //
 // One goroutine serves one client connection, one request after another.
 // Between requests a connection holds no read or write buffer (they go back
 // to a shared pool), so that idle keep-alive clients cost little memory.
-package forward
+package httpface
 
 import (
 	"context"

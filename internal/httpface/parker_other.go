@@ -1,6 +1,6 @@
 //go:build !linux
 
-package forward
+package httpface
 
 import "syscall"
 
