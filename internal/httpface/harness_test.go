@@ -22,7 +22,7 @@ import (
 	"github.com/janus-proxy/janus/internal/sniff"
 )
 
-// proxyUnderTest is a forward.Server on a loopback listener, served the way
+// proxyUnderTest is a httpface.Server on a loopback listener, served the way
 // the server package does it: accept, sniff, ServeConn.
 type proxyUnderTest struct {
 	parked bool         // serve with ServeParked
@@ -108,7 +108,7 @@ func testLogger(t testing.TB) *slog.Logger {
 	return nil
 }
 
-// startProxy serves a forward.Server built from o (Gate, Dialer and Access
+// startProxy serves a httpface.Server built from o (Gate, Dialer and Access
 // filled in when empty) until the test ends.
 func startProxy(t testing.TB, o Options) *proxyUnderTest {
 	t.Helper()
