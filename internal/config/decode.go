@@ -100,8 +100,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		}
 		return
 	}
-	if r, ok := v.Addr().Interface().(*Rule); ok {
-		d.decodeRule(n, r, path, depth)
+	if nd, ok := v.Addr().Interface().(nodeDecoder); ok {
+		nd.decodeNode(d, n, path, depth)
 		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -204,8 +204,14 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string, depth in
 	v.Set(m)
 }
 
-// decodeRule reads `allow: {...}` or `deny: {...}`.
-func (d *decoder) decodeRule(n *yaml.Node, r *Rule, path string, depth int) {
+// nodeDecoder is a config value with a shape of its own (a rule is
+// `allow: {...}` or `deny: {...}`; a target is "host:port" or a mapping).
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *yaml.Node, path string, depth int)
+}
+
+// decodeNode reads `allow: {...}` or `deny: {...}`.
+func (r *Rule) decodeNode(d *decoder, n *yaml.Node, path string, depth int) {
 	r.Line = n.Line
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
 		d.errorf(n.Line, path, "want a rule: `allow: {...}` or `deny: {...}`")

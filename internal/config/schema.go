@@ -3,13 +3,14 @@ package config
 // Config is one Janus configuration file, decoded and checked. Build it with
 // Load or Parse; the zero value is not valid.
 type Config struct {
-	Log       Log               `yaml:"log"`
-	Users     Users             `yaml:"users"`
-	Resolver  Resolver          `yaml:"resolver"`
-	Outbound  Outbound          `yaml:"outbound"`
-	Listeners []Listener        `yaml:"listeners"`
-	Policies  map[string]Policy `yaml:"policies"`
-	Shutdown  Shutdown          `yaml:"shutdown"`
+	Log       Log                 `yaml:"log"`
+	Users     Users               `yaml:"users"`
+	Resolver  Resolver            `yaml:"resolver"`
+	Outbound  Outbound            `yaml:"outbound"`
+	Listeners []Listener          `yaml:"listeners"`
+	Policies  map[string]Policy   `yaml:"policies"`
+	Upstreams map[string]Upstream `yaml:"upstreams"`
+	Shutdown  Shutdown            `yaml:"shutdown"`
 
 	// File is the path the config was read from ("<default>" for the
 	// embedded one); relative paths inside it are relative to its directory.
@@ -71,6 +72,7 @@ type Listener struct {
 	MaxHeaderBytes Size     `yaml:"max_header_bytes"` // request head limit (431); default 64KiB
 	Timeouts       Timeouts `yaml:"timeouts"`
 	Forward        *Forward `yaml:"forward"`
+	Reverse        *Reverse `yaml:"reverse"`
 }
 
 // Timeouts bound how long a client may take. Zero values take the defaults.

@@ -15,15 +15,19 @@ import (
 	"github.com/janus-proxy/janus/internal/addrset"
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/observe"
+	"github.com/janus-proxy/janus/internal/reverse"
 )
 
 // compiled holds the runtime values that validation built while checking,
 // so that nothing is parsed twice and building a server cannot fail on
 // something validation accepted.
 type compiled struct {
-	policies map[string]*gate.Policy
-	users    []gate.User
-	hosts    map[string][]netip.Addr
+	policies   map[string]*gate.Policy
+	users      []gate.User
+	hosts      map[string][]netip.Addr
+	upstreams  map[string]UpstreamPlan
+	tables     []*reverse.Table // by listener index; nil without a reverse face
+	forwarding []reverse.ForwardingOptions
 }
 
 type validator struct {
@@ -44,6 +48,7 @@ func (v *validator) validate() {
 	v.checkUsers()
 	v.checkResolver()
 	v.checkPolicies()
+	v.checkUpstreams()
 	v.checkListeners()
 	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
 }
@@ -300,11 +305,16 @@ func (v *validator) checkListeners() {
 		if l.MaxHeaderBytes != 0 && (l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<24) {
 			v.fail(key+".max_header_bytes", "want between 1KiB and 16MiB")
 		}
-		if l.Forward == nil {
-			v.fail(key, "the listener serves nothing: add `forward: {}`")
+		if l.Forward == nil && l.Reverse == nil {
+			v.fail(key, "the listener serves nothing: add `forward: {}` or `reverse: {routes: [...]}`")
 			continue
 		}
-		v.checkForward(key+".forward", l.Forward)
+		if l.Forward != nil {
+			v.checkForward(key+".forward", l.Forward)
+		}
+		if l.Reverse != nil {
+			v.checkReverse(i, key+".reverse", l.Reverse)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/observe"
+	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/sniff"
 )
 
@@ -88,6 +89,8 @@ type messages struct {
 	entry    observe.Entry
 	keyBuf   []byte
 	tgtBuf   []byte
+	params   reverse.Params // what the route table learned (reverse face)
+	reply    reverse.Reply  // a redirect or fixed response of a route's
 	pumpDone chan pumpResult
 }
 
@@ -125,7 +128,9 @@ type exchange struct {
 	user      string
 	err       string
 	up, down  int64
-	closeConn bool // the client connection must close after this exchange
+	closeConn bool           // the client connection must close after this exchange
+	route     *reverse.Route // the reverse face's route; nil for the forward face
+	upstream  *Upstream      // the route's upstream, for a proxy route
 }
 
 var connPool = sync.Pool{New: func() any { return new(conn) }}
@@ -256,6 +261,9 @@ func (c *conn) handle(f http1.Framing) bool {
 			return c.refuse(405, "CONNECT is not enabled on this listener")
 		}
 		return c.connect(f)
+	case c.m.req.Form != httpmsg.AbsoluteForm && s.o.Routes != nil:
+		// Origin-form: the reverse face's routes decide.
+		return c.route(f)
 	case c.m.req.Form != httpmsg.AbsoluteForm:
 		// Origin-form or asterisk-form: this is a proxy, not a web server.
 		return c.refuse(400, "not a proxy request: the target must be an absolute http:// URI or CONNECT host:port")
@@ -303,7 +311,7 @@ func (c *conn) reply(status int, msg string, extra func(*httpmsg.Header)) {
 	if extra != nil {
 		extra(&h.Header)
 	}
-	s.o.Anonymity.applyResponse(&h.Header, s.via11)
+	c.responseRules(&h.Header, s.via11)
 	if c.x.closeConn {
 		h.Header.AddString("Connection", "close")
 	} else if !c.m.req.Version.AtLeast(1, 1) {

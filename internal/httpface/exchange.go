@@ -38,7 +38,7 @@ type sending struct {
 func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 	s := c.s
 	f := p.f
-	_ = oc.Conn.SetDeadline(time.Now().Add(s.o.ResponseTimeout))
+	_ = oc.Conn.SetDeadline(time.Now().Add(c.responseTimeout()))
 	readBefore := oc.R.Count()
 	oc.W.WriteRequestHead(&c.m.out)
 
@@ -173,7 +173,7 @@ func (c *conn) sendFailed(oc *http1.ClientConn, snd *sending, readBefore int64, 
 func (c *conn) awaitContinue(oc *http1.ClientConn, snd *sending) {
 	_ = oc.Conn.SetReadDeadline(time.Now().Add(expectWait))
 	err := oc.R.Fill()
-	_ = oc.Conn.SetReadDeadline(time.Now().Add(c.s.o.ResponseTimeout))
+	_ = oc.Conn.SetReadDeadline(time.Now().Add(c.responseTimeout()))
 	if err != nil && isTimeout(err) && oc.R.Buffered() == 0 {
 		c.startPump(oc, snd)
 	}

@@ -35,7 +35,7 @@ func (c *conn) copyResponse(keepUpgrade bool) *httpmsg.ResponseHead {
 	h.SetReason(c.m.resp.Reason)
 	h.Header.CopyFrom(&c.m.resp.Header)
 	h.Header.RemoveHopByHop(httpmsg.ResponseHopByHop, keepUpgrade)
-	c.s.o.Anonymity.applyResponse(&h.Header, c.responseVia())
+	c.responseRules(&h.Header, c.responseVia())
 	return h
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/outbound"
+	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/sniff"
 )
 
@@ -70,6 +71,13 @@ type Options struct {
 	ResponseTimeout time.Duration // wait for an origin's response head; 0 = 60s, then 504
 	MaxHeaderBytes  int           // request head limit (431 beyond); 0 = 64 KiB
 	MaxIdlePerHost  int           // idle origin connections kept per host:port; 0 = 64
+
+	// The reverse face: origin-form requests go through Routes (nil: they
+	// are refused with 400, as a forward proxy does). Forwarding sets the
+	// X-Forwarded-* fields; Upstreams holds the pools routes name.
+	Routes     *reverse.Table
+	Forwarding *reverse.Forwarding
+	Upstreams  map[string]*Upstream
 }
 
 func (o *Options) setDefaults() {
@@ -99,8 +107,8 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// Server serves the forward face on client connections handed to it by
-// ServeConn. It is safe for concurrent use.
+// Server serves HTTP/1.1 client connections handed to it by ServeConn, for
+// the forward face, the reverse face or both. It is safe for concurrent use.
 type Server struct {
 	o      Options
 	log    *slog.Logger
@@ -108,6 +116,7 @@ type Server struct {
 	pool   http1.Pool
 	via10  []byte // "1.0 janus"
 	via11  []byte // "1.1 janus"
+	scheme string // how clients reach this listener: "http" (TLS comes later)
 
 	ctx    context.Context // cancelled by Close: ends dials in flight
 	cancel context.CancelFunc
@@ -129,6 +138,7 @@ func New(o Options) *Server {
 		limits: http1.Limits{MaxHead: o.MaxHeaderBytes},
 		via10:  []byte("1.0 " + o.ViaName),
 		via11:  []byte("1.1 " + o.ViaName),
+		scheme: "http",
 		conns:  make(map[*conn]struct{}),
 	}
 	s.pool.MaxIdlePerKey = o.MaxIdlePerHost

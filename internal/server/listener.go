@@ -15,6 +15,7 @@ import (
 	"github.com/janus-proxy/janus/internal/config"
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/httpface"
+	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/sniff"
 	"github.com/janus-proxy/janus/internal/socks"
 )
@@ -32,7 +33,7 @@ type listener struct {
 	socks         *socks.Server    // nil when neither SOCKS version is allowed
 }
 
-func (s *Server) buildListener(lc *config.Listener) (*listener, error) {
+func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 	l := &listener{
 		srv:           s,
 		cfg:           lc,
@@ -41,17 +42,27 @@ func (s *Server) buildListener(lc *config.Listener) (*listener, error) {
 		headerTimeout: lc.Timeouts.Header.Or(config.DefaultHeaderTimeout),
 	}
 	fc := lc.Forward
+	forward := fc != nil
+	if !forward {
+		// A reverse-only listener: the gate sees no forward request, and
+		// denies any that might slip through.
+		fc = &config.Forward{Policy: ""}
+	}
 	g, err := s.buildGate(fc)
 	if err != nil {
 		return nil, err
 	}
+	if !forward {
+		g.Policy = &gate.Policy{Name: "reverse-only"}
+	}
 	tunnelIdle := lc.Timeouts.TunnelIdle.Or(config.DefaultTunnelIdle)
-	if lc.Allows("http") || lc.Allows("connect") {
+	reverseFace := lc.Reverse != nil
+	if (forward && (lc.Allows("http") || lc.Allows("connect"))) || (reverseFace && lc.Allows("http")) {
 		anon, err := httpface.ParseAnonymity(fc.Anonymity)
 		if err != nil {
 			return nil, err
 		}
-		l.http = httpface.New(httpface.Options{
+		o := httpface.Options{
 			Listener:        lc.Name,
 			Gate:            g,
 			Dialer:          s.dialer,
@@ -59,16 +70,22 @@ func (s *Server) buildListener(lc *config.Listener) (*listener, error) {
 			Logger:          l.log,
 			Anonymity:       anon,
 			ViaName:         fc.Via,
-			AllowHTTP:       lc.Allows("http"),
-			AllowCONNECT:    lc.Allows("connect"),
+			AllowHTTP:       forward && lc.Allows("http"),
+			AllowCONNECT:    forward && lc.Allows("connect"),
 			HeaderTimeout:   l.headerTimeout,
 			IdleTimeout:     lc.Timeouts.Idle.Or(config.DefaultIdleTimeout),
 			TunnelIdle:      tunnelIdle,
 			ResponseTimeout: lc.Timeouts.Response.Or(config.DefaultResponse),
 			MaxHeaderBytes:  int(lc.MaxHeaderBytes.Or(config.DefaultMaxHeaderBytes)),
-		})
+		}
+		if reverseFace && lc.Allows("http") {
+			o.Routes = s.cfg.ReverseTable(i)
+			o.Forwarding = reverse.NewForwarding(s.cfg.ForwardingOptions(i))
+			o.Upstreams = s.upstreams
+		}
+		l.http = httpface.New(o)
 	}
-	if lc.Allows("socks5") || lc.Allows("socks4") {
+	if forward && (lc.Allows("socks5") || lc.Allows("socks4")) {
 		l.socks = socks.New(socks.Options{
 			Listener:         lc.Name,
 			Gate:             g,

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/config"
+	"github.com/janus-proxy/janus/internal/httpface"
 	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/outbound"
+	"github.com/janus-proxy/janus/internal/upstream"
 )
 
 // Options are the parts of a server that do not come from the config.
@@ -39,6 +41,8 @@ type Server struct {
 	access    *observe.AccessLog
 	dialer    *outbound.Dialer
 	listeners []*listener
+	registry  *upstream.Registry            // upstream hosts' state
+	upstreams map[string]*httpface.Upstream // by name, for the reverse face
 
 	// self reports whether an address reaches one of our listeners; built
 	// once they are bound (ports resolved).
@@ -65,15 +69,46 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		// probe costs three setsockopt calls per connection.
 		KeepAlive: -1,
 	}
+	if err := s.buildUpstreams(); err != nil {
+		s.closeAccessLog()
+		return nil, err
+	}
 	for i := range cfg.Listeners {
-		l, err := s.buildListener(&cfg.Listeners[i])
+		l, err := s.buildListener(i, &cfg.Listeners[i])
 		if err != nil {
+			s.stopUpstreams()
 			s.closeAccessLog()
 			return nil, fmt.Errorf("listener %s: %w", cfg.Listeners[i].Name, err)
 		}
 		s.listeners = append(s.listeners, l)
 	}
 	return s, nil
+}
+
+// buildUpstreams makes a pool for every configured upstream. Pools start
+// (health checks, DNS) with the listeners.
+func (s *Server) buildUpstreams() error {
+	s.registry = upstream.NewRegistry(nil)
+	s.upstreams = map[string]*httpface.Upstream{}
+	for name, plan := range s.cfg.UpstreamPlans() {
+		o := plan.Pool
+		o.Resolver = s.dialer.Resolver
+		o.Dialer = s.dialer
+		o.Logger = s.log.With("upstream", name)
+		pool, err := s.registry.NewPool(context.Background(), o)
+		if err != nil {
+			s.stopUpstreams()
+			return fmt.Errorf("upstream %s: %w", name, err)
+		}
+		s.upstreams[name] = &httpface.Upstream{Pool: pool, Attempts: plan.Attempts, ResponseTimeout: plan.ResponseTimeout}
+	}
+	return nil
+}
+
+func (s *Server) stopUpstreams() {
+	for _, u := range s.upstreams {
+		u.Pool.Stop()
+	}
 }
 
 func (s *Server) openAccessLog(override io.Writer) error {
@@ -126,6 +161,9 @@ func (s *Server) Start() error {
 		return fmt.Errorf("learn own addresses: %w", err)
 	}
 	s.self.Store(&self)
+	for _, u := range s.upstreams {
+		u.Pool.Start()
+	}
 	for _, l := range s.listeners {
 		s.log.Info("listening", "listener", l.cfg.Name, "addr", l.addr().String(), "protocols", l.protocols())
 		go l.acceptLoop()
@@ -180,6 +218,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, l := range s.listeners {
 		l.closeFaces()
 	}
+	s.stopUpstreams()
 	if s.accessOut != nil {
 		_ = s.accessOut.Flush()
 	}
