@@ -37,7 +37,12 @@ func TestLocalExampleWalkThrough(t *testing.T) {
 	if cfg.Listeners[0].Listen != "127.0.0.1:8080" {
 		t.Fatalf("the README promises 127.0.0.1:8080, the example says %s", cfg.Listeners[0].Listen)
 	}
-	cfg.Listeners[0].Listen = "127.0.0.1:0"
+	if cfg.Listeners[1].Listen != "127.0.0.1:8081" {
+		t.Fatalf("the README promises the reverse face on 127.0.0.1:8081, the example says %s", cfg.Listeners[1].Listen)
+	}
+	for i := range cfg.Listeners {
+		cfg.Listeners[i].Listen = "127.0.0.1:0"
+	}
 	j := janustest.StartConfig(t, cfg, "../examples")
 	origin := janustest.EchoOrigin(t)
 	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(origin.URL, "http://"))
@@ -81,6 +86,13 @@ func TestLocalExampleWalkThrough(t *testing.T) {
 		}
 		if code != 0x5a {
 			t.Errorf("reply %#x, want 0x5a", code)
+		}
+	})
+	t.Run("the reverse face answers /admin itself", func(t *testing.T) {
+		for _, path := range []string{"/admin", "/%61dmin", "//admin/x"} {
+			if status, _ := rawExchange(t, j.Addr(t, "web"), "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "403" {
+				t.Errorf("%s: status %s, want 403", path, status)
+			}
 		}
 	})
 	t.Run("socks4 to 127.0.0.2 is refused", func(t *testing.T) {
