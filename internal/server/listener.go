@@ -136,12 +136,18 @@ func maxConns(lc *config.Listener) int {
 	return config.DefaultMaxConnections
 }
 
+// protocols says what the listener serves, for the start-up log.
 func (l *listener) protocols() string {
 	var ps []string
-	for _, p := range []string{"http", "connect", "socks5", "socks4"} {
-		if l.cfg.Allows(p) {
-			ps = append(ps, p)
+	if l.cfg.Forward != nil {
+		for _, p := range []string{"http", "connect", "socks5", "socks4"} {
+			if l.cfg.Allows(p) {
+				ps = append(ps, p)
+			}
 		}
+	}
+	if l.cfg.Reverse != nil && l.cfg.Allows("http") {
+		ps = append(ps, "reverse")
 	}
 	return strings.Join(ps, ",")
 }
