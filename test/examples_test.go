@@ -1,8 +1,10 @@
 package test
 
 import (
+	"crypto/x509"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -93,6 +95,22 @@ func TestLocalExampleWalkThrough(t *testing.T) {
 			if status, _ := rawExchange(t, j.Addr(t, "web"), "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "403" {
 				t.Errorf("%s: status %s, want 403", path, status)
 			}
+		}
+	})
+	t.Run("the TLS listener serves the same site with the example certificate", func(t *testing.T) {
+		pem, err := os.ReadFile("../examples/certs/localhost.pem")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		resp, err := tlsClient(pool, "localhost").Get("https://" + j.Addr(t, "web-tls") + "/admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 || resp.Header.Get("Strict-Transport-Security") != "max-age=300" {
+			t.Errorf("status %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 		}
 	})
 	t.Run("socks4 to 127.0.0.2 is refused", func(t *testing.T) {

@@ -71,8 +71,38 @@ type Listener struct {
 	MaxConnections int      `yaml:"max_connections"`  // concurrent client connections; default 10000
 	MaxHeaderBytes Size     `yaml:"max_header_bytes"` // request head limit (431); default 64KiB
 	Timeouts       Timeouts `yaml:"timeouts"`
+	TLS            *TLS     `yaml:"tls"`
 	Forward        *Forward `yaml:"forward"`
 	Reverse        *Reverse `yaml:"reverse"`
+}
+
+// TLS makes a listener speak TLS: Janus terminates it and serves what is
+// inside as it would on a plain listener.
+type TLS struct {
+	// Certificates are PEM pairs; the client's SNI picks among their
+	// names (wildcards too); the first is the default.
+	Certificates []CertPair `yaml:"certificates"`
+	MinVersion   string     `yaml:"min_version"` // "1.2" (default) or "1.3"
+	// ClientCA and ClientAuth ask clients for certificates (mTLS):
+	// none (default), verify_if_given or require.
+	ClientCA   string `yaml:"client_ca"`
+	ClientAuth string `yaml:"client_auth"`
+	// HSTS adds Strict-Transport-Security to the reverse face's responses.
+	HSTS *HSTS `yaml:"hsts"`
+}
+
+// CertPair is a certificate chain and its private key, PEM files relative
+// to the config file.
+type CertPair struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// HSTS is the Strict-Transport-Security policy (RFC 6797).
+type HSTS struct {
+	MaxAge            Duration `yaml:"max_age"` // default 1 year
+	IncludeSubdomains bool     `yaml:"include_subdomains"`
+	Preload           bool     `yaml:"preload"`
 }
 
 // Timeouts bound how long a client may take. Zero values take the defaults.

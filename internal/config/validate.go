@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,7 @@ type compiled struct {
 	upstreams  map[string]UpstreamPlan
 	tables     []*reverse.Table // by listener index; nil without a reverse face
 	forwarding []reverse.ForwardingOptions
+	tls        []*tls.Config // by listener index; nil for plain listeners
 }
 
 type validator struct {
@@ -304,6 +306,9 @@ func (v *validator) checkListeners() {
 		}
 		if l.MaxHeaderBytes != 0 && (l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<24) {
 			v.fail(key+".max_header_bytes", "want between 1KiB and 16MiB")
+		}
+		if l.TLS != nil {
+			v.checkTLS(i, key+".tls", l.TLS)
 		}
 		if l.Forward == nil && l.Reverse == nil {
 			v.fail(key, "the listener serves nothing: add `forward: {}` or `reverse: {routes: [...]}`")

@@ -328,6 +328,9 @@ func (c *conn) buildReverseOutbound(f http1.Framing, rt *reverse.Route) plan {
 func (c *conn) responseRules(h *httpmsg.Header, via []byte) {
 	if rt := c.x.route; rt != nil {
 		rt.Response.Apply(h)
+		if c.s.o.HSTS != "" {
+			h.SetBytes("Strict-Transport-Security", []byte(c.s.o.HSTS))
+		}
 		return
 	}
 	c.s.o.Anonymity.applyResponse(h, via)

@@ -78,6 +78,13 @@ type Options struct {
 	Routes     *reverse.Table
 	Forwarding *reverse.Forwarding
 	Upstreams  map[string]*Upstream
+
+	// Scheme is how clients reach the listener: "http" (default) or
+	// "https" when the server package terminated TLS first.
+	Scheme string
+	// HSTS, when set, is the Strict-Transport-Security value added to the
+	// reverse face's responses.
+	HSTS string
 }
 
 func (o *Options) setDefaults() {
@@ -95,6 +102,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.TunnelIdle <= 0 {
 		o.TunnelIdle = 5 * time.Minute
+	}
+	if o.Scheme == "" {
+		o.Scheme = "http"
 	}
 	if o.ResponseTimeout <= 0 {
 		o.ResponseTimeout = 60 * time.Second
@@ -116,7 +126,7 @@ type Server struct {
 	pool   http1.Pool
 	via10  []byte // "1.0 janus"
 	via11  []byte // "1.1 janus"
-	scheme string // how clients reach this listener: "http" (TLS comes later)
+	scheme string // how clients reach this listener: "http" or "https"
 
 	ctx    context.Context // cancelled by Close: ends dials in flight
 	cancel context.CancelFunc
@@ -138,7 +148,7 @@ func New(o Options) *Server {
 		limits: http1.Limits{MaxHead: o.MaxHeaderBytes},
 		via10:  []byte("1.0 " + o.ViaName),
 		via11:  []byte("1.1 " + o.ViaName),
-		scheme: "http",
+		scheme: o.Scheme,
 		conns:  make(map[*conn]struct{}),
 	}
 	s.pool.MaxIdlePerKey = o.MaxIdlePerHost

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ type listener struct {
 	slots chan struct{} // one token per allowed concurrent connection
 
 	headerTimeout time.Duration
+	tls           *tls.Config      // nil for a plain listener
 	http          *httpface.Server // nil when neither http nor connect is allowed
 	socks         *socks.Server    // nil when neither SOCKS version is allowed
 }
@@ -40,6 +42,7 @@ func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 		log:           s.log.With("listener", lc.Name),
 		slots:         make(chan struct{}, maxConns(lc)),
 		headerTimeout: lc.Timeouts.Header.Or(config.DefaultHeaderTimeout),
+		tls:           s.cfg.TLSConfig(i),
 	}
 	fc := lc.Forward
 	forward := fc != nil
@@ -77,6 +80,10 @@ func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 			TunnelIdle:      tunnelIdle,
 			ResponseTimeout: lc.Timeouts.Response.Or(config.DefaultResponse),
 			MaxHeaderBytes:  int(lc.MaxHeaderBytes.Or(config.DefaultMaxHeaderBytes)),
+		}
+		if l.tls != nil {
+			o.Scheme = "https"
+			o.HSTS = lc.TLS.HSTSValue()
 		}
 		if reverseFace && lc.Allows("http") {
 			o.Routes = s.cfg.ReverseTable(i)
@@ -218,6 +225,16 @@ func (l *listener) serve(c net.Conn) {
 		_ = c.Close()
 		return
 	}
+	if l.tls != nil {
+		if proto != sniff.TLS {
+			l.refuse(sc, proto)
+			return
+		}
+		if sc = l.handshake(sc); sc == nil {
+			return
+		}
+		proto = sniff.HTTP // what TLS carries here is HTTP
+	}
 	switch {
 	case proto == sniff.HTTP && l.http != nil:
 		// An idle keep-alive connection is parked without a goroutine and
@@ -234,6 +251,20 @@ func (l *listener) serve(c net.Conn) {
 	}
 }
 
+// handshake terminates TLS within the header timeout and returns the
+// connection to serve, or nil (closed) when the handshake failed.
+func (l *listener) handshake(sc *sniff.Conn) *sniff.Conn {
+	tc := tls.Server(sc, l.tls)
+	_ = tc.SetDeadline(time.Now().Add(l.headerTimeout))
+	if err := tc.Handshake(); err != nil {
+		l.log.Debug("TLS handshake failed", "client", sc.RemoteAddr().String(), "err", err)
+		_ = tc.Close()
+		return nil
+	}
+	_ = tc.SetDeadline(time.Time{})
+	return &sniff.Conn{Conn: tc, Raw: tc}
+}
+
 // refuse answers a protocol the listener does not serve as that protocol
 // understands, then closes.
 func (l *listener) refuse(c *sniff.Conn, proto sniff.Protocol) {
@@ -241,7 +272,11 @@ func (l *listener) refuse(c *sniff.Conn, proto sniff.Protocol) {
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 	switch proto {
 	case sniff.HTTP:
-		const body = "HTTP is not served on this listener.\n"
+		body := "HTTP is not served on this listener.\n"
+		if l.tls != nil {
+			// As nginx answers plain HTTP on an HTTPS port.
+			body = "This port speaks HTTPS: plain HTTP was sent to it.\n"
+		}
 		_, _ = fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 	case sniff.SOCKS4:
 		_, _ = c.Write([]byte{0, 0x5b, 0, 0, 0, 0, 0, 0})
