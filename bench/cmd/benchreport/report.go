@@ -105,38 +105,67 @@ func human(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
+// human prints a row's figure: counts whole, the rest as human does.
+func (sc scenario) human(v float64) string {
+	if sc.count {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return human(v)
+}
+
 func render(w io.Writer, res results) {
+	for _, t := range tables {
+		if !t.present(res) {
+			continue
+		}
+		fmt.Fprintf(w, "%s\n\n", t.title)
+		renderTable(w, res, t)
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "Ratios are to the scenario's anchor:", anchors(res))
+	fmt.Fprintln(w, "Idle cells: bytes of RSS / descriptors per connection; the PSS row shares forked children's pages fairly.")
+	renderRounds(w, res)
+}
+
+func renderTable(w io.Writer, res results, t table) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\tunit\t%s\tJanus target\n", strings.Join(candidates, "\t"))
-	for _, sc := range scenarios {
+	fmt.Fprintf(tw, "scenario\tunit\t%s\tJanus target\n", strings.Join(t.candidates, "\t"))
+	for _, sc := range t.rows {
 		if !sc.present(res) {
 			continue
 		}
 		if sc.idle {
-			renderIdle(tw, res, sc)
+			renderIdle(tw, res, t.candidates, sc)
 			continue
 		}
-		anchor, anchorOK := res[key{sc.id, sc.anchor, "value"}].median()
+		metric := sc.metricName()
+		anchor, anchorOK := res[key{sc.id, sc.anchor, metric}].median()
 		row := []string{sc.title, sc.unit}
-		for _, cand := range candidates {
-			c := res[key{sc.id, cand, "value"}]
+		for _, cand := range t.candidates {
+			c := res[key{sc.id, cand, metric}]
 			m, ok := c.median()
 			switch {
 			case !ok:
 				row = append(row, c.status())
 			case anchorOK && anchor > 0 && cand != sc.anchor:
-				row = append(row, fmt.Sprintf("%s (%.2fx)", human(m), m/anchor))
+				row = append(row, fmt.Sprintf("%s (%.2fx)", sc.human(m), m/anchor))
 			default:
-				row = append(row, human(m))
+				row = append(row, sc.human(m))
 			}
 		}
 		row = append(row, verdict(res, sc))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nRatios are to the scenario's anchor:", anchors())
-	fmt.Fprintln(w, "Idle cells: bytes of RSS / descriptors per connection; the PSS row shares forked children's pages fairly.")
-	renderRounds(w, res)
+}
+
+func (t table) present(res results) bool {
+	for _, sc := range t.rows {
+		if sc.present(res) {
+			return true
+		}
+	}
+	return false
 }
 
 func (sc scenario) present(res results) bool {
@@ -148,7 +177,7 @@ func (sc scenario) present(res results) bool {
 	return false
 }
 
-func renderIdle(tw io.Writer, res results, sc scenario) {
+func renderIdle(tw io.Writer, res results, candidates []string, sc scenario) {
 	rss := []string{sc.title, "RSS B / fds"}
 	pss := []string{sc.title, "PSS B"}
 	for _, cand := range candidates {
@@ -168,29 +197,53 @@ func renderIdle(tw io.Writer, res results, sc scenario) {
 	fmt.Fprintln(tw, strings.Join(append(pss, ""), "\t"))
 }
 
-// verdict compares Janus's median with the target.
+// verdict compares Janus's median with the row's target: a share of the
+// anchor's figure to reach (target) or not to exceed (most), or an
+// absolute bound (limit).
 func verdict(res results, sc scenario) string {
-	if sc.target == 0 {
+	metric := sc.metricName()
+	j, jok := res[key{sc.id, "janus", metric}].median()
+	a, aok := res[key{sc.id, sc.anchor, metric}].median()
+	var want string
+	var pass bool
+	var got string
+	switch {
+	case sc.target > 0:
+		want = fmt.Sprintf(">= %.2fx %s", sc.target, sc.anchor)
+		if !jok || !aok || a <= 0 {
+			return want + ": n/a"
+		}
+		pass, got = j/a >= sc.target, fmt.Sprintf("%.2fx", j/a)
+	case sc.most > 0:
+		want = fmt.Sprintf("<= %.2fx %s", sc.most, sc.anchor)
+		if !jok || !aok || a <= 0 {
+			return want + ": n/a"
+		}
+		pass, got = j/a <= sc.most, fmt.Sprintf("%.2fx", j/a)
+	case sc.limit > 0:
+		want = "<= " + sc.human(sc.limit)
+		if !jok {
+			return want + ": n/a"
+		}
+		pass, got = j <= sc.limit, sc.human(j)
+	default:
 		return ""
 	}
-	want := fmt.Sprintf(">= %.2fx %s", sc.target, sc.anchor)
-	j, jok := res[key{sc.id, "janus", "value"}].median()
-	a, aok := res[key{sc.id, sc.anchor, "value"}].median()
-	if !jok || !aok || a <= 0 {
-		return want + ": n/a"
+	if pass {
+		return fmt.Sprintf("%s: PASS (%s)", want, got)
 	}
-	if r := j / a; r >= sc.target {
-		return fmt.Sprintf("%s: PASS (%.2fx)", want, r)
-	} else {
-		return fmt.Sprintf("%s: FAIL (%.2fx)", want, r)
-	}
+	return fmt.Sprintf("%s: FAIL (%s)", want, got)
 }
 
-func anchors() string {
+// anchors lists each measured scenario's anchor once.
+func anchors(res results) string {
 	var parts []string
-	for _, sc := range scenarios {
-		if sc.anchor != "" {
-			parts = append(parts, sc.id+"→"+sc.anchor)
+	for _, t := range tables {
+		for _, sc := range t.rows {
+			part := sc.id + "→" + sc.anchor
+			if sc.anchor != "" && sc.present(res) && !slices.Contains(parts, part) {
+				parts = append(parts, part)
+			}
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -198,7 +251,7 @@ func anchors() string {
 
 // metricRank puts the table's figures before the latencies and the rest.
 func metricRank(m string) int {
-	if i := slices.Index([]string{"value", "rss", "pss", "fds", "cpu_pct", "p50_ms", "p99_ms"}, m); i >= 0 {
+	if i := slices.Index([]string{"value", "rss", "pss", "fds", "cpu_pct", "p50_ms", "p99_ms", "mean_ms", "held", "requests"}, m); i >= 0 {
 		return i
 	}
 	return 100
@@ -211,10 +264,7 @@ func renderRounds(w io.Writer, res results) {
 		keys = append(keys, k)
 	}
 	order := func(s string, list []string) int { return slices.Index(list, s) }
-	ids := make([]string, len(scenarios))
-	for i, sc := range scenarios {
-		ids[i] = sc.id
-	}
+	ids, candidates := scenarioOrder(), candidateOrder()
 	slices.SortFunc(keys, func(a, b key) int {
 		if d := order(a.scenario, ids) - order(b.scenario, ids); d != 0 {
 			return d
@@ -233,7 +283,11 @@ func renderRounds(w io.Writer, res results) {
 		c := res[k]
 		vals := make([]string, 0, len(c.values)+2)
 		for _, v := range c.values {
-			vals = append(vals, human(v))
+			if v == math.Trunc(v) && math.Abs(v) < 10000 {
+				vals = append(vals, fmt.Sprintf("%.0f", v)) // counts, and figures that happen to be whole
+			} else {
+				vals = append(vals, human(v))
+			}
 		}
 		if c.fails > 0 {
 			vals = append(vals, fmt.Sprintf("%d failed", c.fails))
