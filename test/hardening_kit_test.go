@@ -334,8 +334,8 @@ func (r rawResult) statuses() []int {
 }
 
 // rawSend connects to addr, writes payload, reads up to want responses and
-// then whether the connection closes (within a bounded wait).
-func rawSend(t *testing.T, addr string, payload []byte, want int) rawResult {
+// then whether the connection closes within closeWait.
+func rawSend(t *testing.T, addr string, payload []byte, want int, closeWait time.Duration) rawResult {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -346,11 +346,12 @@ func rawSend(t *testing.T, addr string, payload []byte, want int) rawResult {
 	// A refused request may be answered and closed before the rest of the
 	// payload is taken; a failed write shows in what is read back.
 	go func() { _, _ = c.Write(payload) }()
-	return readRaw(c, bufio.NewReader(c), want)
+	return readRaw(c, bufio.NewReader(c), want, closeWait)
 }
 
-// readRaw reads up to want responses from br, then checks for the close.
-func readRaw(c net.Conn, br *bufio.Reader, want int) rawResult {
+// readRaw reads up to want responses from br, then waits up to closeWait
+// for the connection to close.
+func readRaw(c net.Conn, br *bufio.Reader, want int, closeWait time.Duration) rawResult {
 	var res rawResult
 	for i := 0; i < want; i++ {
 		resp, err := http.ReadResponse(br, nil)
@@ -370,7 +371,7 @@ func readRaw(c net.Conn, br *bufio.Reader, want int) rawResult {
 			return res
 		}
 	}
-	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(closeWait))
 	var extra [256]byte
 	n, err := io.ReadAtLeast(br, extra[:], 1)
 	res.Extra = string(extra[:n])
