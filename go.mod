@@ -8,3 +8,5 @@ require (
 )
 
 require go.yaml.in/yaml/v3 v3.0.6
+
+require golang.org/x/text v0.44.0 // indirect

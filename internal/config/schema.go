@@ -72,8 +72,13 @@ type Listener struct {
 	MaxHeaderBytes Size     `yaml:"max_header_bytes"` // request head limit (431); default 64KiB
 	Timeouts       Timeouts `yaml:"timeouts"`
 	TLS            *TLS     `yaml:"tls"`
-	Forward        *Forward `yaml:"forward"`
-	Reverse        *Reverse `yaml:"reverse"`
+	// HTTP2 offers HTTP/2 through ALPN on a TLS listener with a reverse
+	// face (default true); H2C accepts HTTP/2 with prior knowledge on a
+	// plain one (default false).
+	HTTP2   *bool    `yaml:"http2"`
+	H2C     bool     `yaml:"h2c"`
+	Forward *Forward `yaml:"forward"`
+	Reverse *Reverse `yaml:"reverse"`
 }
 
 // TLS makes a listener speak TLS: Janus terminates it and serves what is

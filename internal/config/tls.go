@@ -39,11 +39,15 @@ func (t *TLS) HSTSValue() string {
 
 // checkTLS loads listener i's certificates, so that a missing or broken
 // file is reported at its line.
-func (v *validator) checkTLS(i int, key string, t *TLS) {
+func (v *validator) checkTLS(i int, key string, l *Listener) {
+	t := l.TLS
 	for len(v.c.compiled.tls) <= i {
 		v.c.compiled.tls = append(v.c.compiled.tls, nil)
 	}
 	o := certs.Options{ClientCA: v.resolvePathOpt(t.ClientCA)}
+	if l.ServesHTTP2() {
+		o.NextProtos = []string{"h2", "http/1.1"}
+	}
 	switch t.MinVersion {
 	case "", "1.2":
 		o.MinVersion = tls.VersionTLS12
@@ -89,4 +93,11 @@ func (v *validator) resolvePathOpt(p string) string {
 		return ""
 	}
 	return v.resolvePath(p)
+}
+
+// ServesHTTP2 reports whether a TLS listener offers HTTP/2: it has a
+// reverse face and http2 is not turned off. (HTTP/2 to the forward face is
+// not served: proxy clients speak HTTP/1.1.)
+func (l *Listener) ServesHTTP2() bool {
+	return l.TLS != nil && l.Reverse != nil && (l.HTTP2 == nil || *l.HTTP2)
 }

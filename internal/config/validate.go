@@ -308,7 +308,10 @@ func (v *validator) checkListeners() {
 			v.fail(key+".max_header_bytes", "want between 1KiB and 16MiB")
 		}
 		if l.TLS != nil {
-			v.checkTLS(i, key+".tls", l.TLS)
+			v.checkTLS(i, key+".tls", l)
+		}
+		if l.H2C && (l.TLS != nil || l.Reverse == nil) {
+			v.fail(key+".h2c", "h2c is for plain listeners with a reverse face (TLS listeners offer HTTP/2 through ALPN)")
 		}
 		if l.Forward == nil && l.Reverse == nil {
 			v.fail(key, "the listener serves nothing: add `forward: {}` or `reverse: {routes: [...]}`")

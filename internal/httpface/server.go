@@ -15,6 +15,7 @@ package httpface
 import (
 	"context"
 	"fmt"
+	"golang.org/x/net/http2"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -131,8 +132,10 @@ type Server struct {
 	ctx    context.Context // cancelled by Close: ends dials in flight
 	cancel context.CancelFunc
 
-	parker      parker       // idle connections without a goroutine (ServeParked)
-	idleWaiting atomic.Int32 // parkable connections idle in their goroutines
+	parker      parker // idle connections without a goroutine (ServeParked)
+	h2once      sync.Once
+	h2          *http2.Server // HTTP/2 on the front, made on first use
+	idleWaiting atomic.Int32  // parkable connections idle in their goroutines
 
 	shutting atomic.Bool
 	mu       sync.Mutex

@@ -233,7 +233,17 @@ func (l *listener) serve(c net.Conn) {
 		if sc = l.handshake(sc); sc == nil {
 			return
 		}
-		proto = sniff.HTTP // what TLS carries here is HTTP
+		if tc, ok := sc.Conn.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" && l.http != nil {
+			released = true
+			l.http.ServeH2(tc, release)
+			return
+		}
+		proto = sniff.HTTP // what TLS carries here is HTTP/1.1
+	}
+	if proto == sniff.HTTP && l.cfg.H2C && l.http != nil && httpface.IsH2Preface(sc.Peeked) {
+		released = true
+		l.http.ServeH2(sc, release)
+		return
 	}
 	switch {
 	case proto == sniff.HTTP && l.http != nil:

@@ -1,0 +1,415 @@
+package httpface
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/janus-proxy/janus/internal/http1"
+	"github.com/janus-proxy/janus/internal/httpmsg"
+	"github.com/janus-proxy/janus/internal/observe"
+	"github.com/janus-proxy/janus/internal/reverse"
+	"github.com/janus-proxy/janus/internal/upstream"
+)
+
+// HTTP/2 on the front (RFC 9113) is served by golang.org/x/net/http2, the
+// implementation net/http uses, hardened against rapid reset and
+// CONTINUATION floods. Each stream's request is converted to the shared
+// message model and goes through the same route table, forwarding rules and
+// upstream pools as HTTP/1.1; upstreams are spoken to in HTTP/1.1 by the
+// http1 engine.
+
+// h2Preface is what an HTTP/2 client sends first (RFC 9113 §3.4); on a
+// plain listener with h2c it marks a prior-knowledge HTTP/2 connection.
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// IsH2Preface reports whether b starts an HTTP/2 connection preface (as
+// much of it as b holds, at least "PRI ").
+func IsH2Preface(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	n := min(len(b), len(h2Preface))
+	return string(b[:n]) == h2Preface[:n]
+}
+
+// ServeH2 serves an HTTP/2 connection (after TLS ALPN "h2", or h2c with
+// prior knowledge) until it ends, then closes it and calls done.
+func (s *Server) ServeH2(c net.Conn, done func()) {
+	defer done()
+	defer c.Close()
+	client, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	s.h2once.Do(func() {
+		s.h2 = &http2.Server{
+			MaxConcurrentStreams: 250,
+			IdleTimeout:          s.o.IdleTimeout,
+			MaxReadFrameSize:     1 << 20,
+		}
+	})
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	s.h2.ServeConn(c, &http2.ServeConnOpts{
+		Context: ctx,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client) }),
+	})
+}
+
+// h2req is one HTTP/2 request's storage, pooled.
+type h2req struct {
+	req    httpmsg.RequestHead
+	out    httpmsg.RequestHead
+	resp   httpmsg.ResponseHead
+	rout   httpmsg.ResponseHead
+	rb     http1.Body
+	params reverse.Params
+	reply  reverse.Reply
+	tgt    []byte
+	key    []byte
+	entry  observe.Entry
+}
+
+var h2reqPool = sync.Pool{New: func() any { return new(h2req) }}
+
+// serveH2 answers one HTTP/2 request through the route table.
+func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.AddrPort) {
+	q := h2reqPool.Get().(*h2req)
+	defer h2reqPool.Put(q)
+	x := h2exchange{s: s, w: w, r: r, q: q, client: client, start: time.Now()}
+	defer x.log()
+	if s.o.Routes == nil || r.Method == http.MethodConnect {
+		x.plain(http.StatusMethodNotAllowed, "not served over HTTP/2 here")
+		return
+	}
+	h := &q.req
+	h.Reset()
+	h.Method = h.StoreString(r.Method)
+	h.Form = httpmsg.OriginForm
+	h.Path = h.StoreString(r.RequestURI)
+	h.Version = httpmsg.Version{Major: 2}
+	h.Header.AddString("Host", r.Host)
+	for name, values := range r.Header {
+		for _, v := range values {
+			h.Header.AddString(name, v)
+		}
+	}
+	rt, params, err := s.o.Routes.Match(h, client.Addr())
+	if err != nil {
+		x.plain(http.StatusBadRequest, err.Error())
+		return
+	}
+	if rt == nil {
+		x.plain(http.StatusNotFound, "no route for this request")
+		return
+	}
+	x.route = rt
+	q.params = params
+	switch rt.Action {
+	case reverse.Proxy:
+		x.proxy()
+	case reverse.Static:
+		x.static()
+	default:
+		rt.Reply(&q.reply, &reverse.TemplateInput{Scheme: s.scheme, Req: h, Params: &q.params})
+		q.reply.Head(&q.rout)
+		x.writeHead(&q.rout)
+		if r.Method != http.MethodHead {
+			n, _ := w.Write(q.reply.Body)
+			x.down = int64(n)
+		}
+	}
+}
+
+// h2exchange is the state of one HTTP/2 request.
+type h2exchange struct {
+	s        *Server
+	w        http.ResponseWriter
+	r        *http.Request
+	q        *h2req
+	client   netip.AddrPort
+	route    *reverse.Route
+	start    time.Time
+	status   int
+	up, down int64
+	err      string
+}
+
+// plain answers with a short text of Janus's own.
+func (x *h2exchange) plain(status int, msg string) {
+	x.status = status
+	x.err = msg
+	x.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	x.w.WriteHeader(status)
+	if x.r.Method != http.MethodHead {
+		_, _ = io.WriteString(x.w, msg+"\n")
+	}
+}
+
+// writeHead sends a response head: hop-by-hop fields out (RFC 9113 §8.2.2
+// forbids them), the route's rules and HSTS in.
+func (x *h2exchange) writeHead(h *httpmsg.ResponseHead) {
+	h.Header.RemoveHopByHop(httpmsg.ResponseHopByHop, false)
+	if x.route != nil {
+		x.route.Response.Apply(&h.Header)
+	}
+	if x.s.o.HSTS != "" {
+		h.Header.SetBytes("Strict-Transport-Security", []byte(x.s.o.HSTS))
+	}
+	dst := x.w.Header()
+	for i := 0; i < h.Header.Len(); i++ {
+		name, value := h.Header.Field(i)
+		key := http.CanonicalHeaderKey(string(name))
+		dst[key] = append(dst[key], string(value))
+	}
+	x.status = h.Status
+	x.w.WriteHeader(h.Status)
+}
+
+func (x *h2exchange) static() {
+	plan, err := x.route.PlanStatic(&x.q.req, &x.q.params)
+	if err != nil {
+		x.plain(http.StatusInternalServerError, "cannot serve the file")
+		return
+	}
+	defer plan.Close()
+	plan.Head(&x.q.rout)
+	x.writeHead(&x.q.rout)
+	if plan.File != nil && x.r.Method != http.MethodHead {
+		n, err := io.Copy(x.w, io.NewSectionReader(plan.File, plan.Offset, plan.Length))
+		x.down = n
+		if err != nil {
+			x.err = "sending file: " + err.Error()
+		}
+	}
+}
+
+// proxy sends the request to a target of the route's pool in HTTP/1.1 and
+// relays the response, trailers included.
+func (x *h2exchange) proxy() {
+	s, q := x.s, x.q
+	u := s.o.Upstreams[x.route.Upstream]
+	if u == nil || u.Pool == nil {
+		x.plain(http.StatusBadGateway, "no such upstream")
+		return
+	}
+	budget := u.Pool.Budget()
+	budget.Request()
+	preq := upstream.Request{ClientIP: x.client.Addr(), URI: q.req.Path, Header: &q.req.Header}
+	var tried [4]*upstream.Host
+	exclude := tried[:0]
+	var lastErr error
+	for attempt := 0; attempt < max(u.Attempts, 1); attempt++ {
+		if attempt > 0 && !budget.Allow() {
+			break
+		}
+		host, err := u.Pool.Pick(&preq, exclude...)
+		if err != nil {
+			break
+		}
+		oc, err := x.upstreamConn(host)
+		if err != nil {
+			host.End(upstream.Outcome{ConnectFailed: true})
+			lastErr = err
+			exclude = append(exclude, host)
+			continue
+		}
+		x.exchange(host, oc, u)
+		return
+	}
+	if lastErr == nil {
+		x.plain(http.StatusServiceUnavailable, "no healthy target in upstream "+x.route.Upstream)
+		return
+	}
+	x.plain(http.StatusBadGateway, "cannot reach the upstream: "+lastErr.Error())
+}
+
+func (x *h2exchange) upstreamConn(host *upstream.Host) (*http1.ClientConn, error) {
+	x.q.key = host.Addr().AppendTo(x.q.key[:0])
+	if oc := x.s.pool.Get(x.q.key); oc != nil {
+		return oc, nil
+	}
+	ip, port := host.DialAddr()
+	tcp, err := x.s.o.Dialer.DialTCP(x.s.ctx, ip, port, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http1.NewClientConn(tcp, string(x.q.key)), nil
+}
+
+// exchange runs the request on oc and relays the response.
+func (x *h2exchange) exchange(host *upstream.Host, oc *http1.ClientConn, u *Upstream) {
+	s, q, r := x.s, x.q, x.r
+	host.Begin()
+	began := time.Now()
+	outcome := upstream.Outcome{}
+	defer func() {
+		outcome.Latency = time.Since(began)
+		host.End(outcome)
+	}()
+	out := &q.out
+	out.Reset()
+	out.Method = out.Store(q.req.Method)
+	out.Form = httpmsg.OriginForm
+	q.tgt = x.route.Target(q.tgt[:0], q.req.Path, &q.params)
+	out.Path = out.Store(q.tgt)
+	out.Version = httpmsg.HTTP11
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	for i := 0; i < q.req.Header.Len(); i++ {
+		name, value := q.req.Header.Field(i)
+		if httpmsg.EqualFold(name, "Content-Length") || httpmsg.EqualFold(name, "Transfer-Encoding") {
+			continue
+		}
+		out.Header.Add(name, value)
+	}
+	s.o.Forwarding.Apply(&out.Header, &reverse.Inbound{Peer: x.client.Addr(), Scheme: s.scheme, Host: q.req.Header.Get("Host")})
+	x.route.Request.Apply(&out.Header)
+	switch {
+	case !hasBody:
+	case r.ContentLength > 0:
+		out.Header.AddString("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	default:
+		out.Header.AddString("Transfer-Encoding", "chunked")
+	}
+	timeout := u.ResponseTimeout
+	if timeout <= 0 {
+		timeout = s.o.ResponseTimeout
+	}
+	_ = oc.Conn.SetDeadline(time.Now().Add(timeout))
+	oc.W.WriteRequestHead(out)
+	if hasBody {
+		var err error
+		if r.ContentLength > 0 {
+			var n int64
+			n, err = io.Copy(&oc.W, io.LimitReader(r.Body, r.ContentLength))
+			x.up = n
+			if err == nil && n != r.ContentLength {
+				err = io.ErrUnexpectedEOF
+			}
+		} else {
+			cw := http1.ChunkedWriter{W: &oc.W}
+			x.up, err = io.Copy(cw, r.Body)
+			if err == nil {
+				err = cw.Close(nil)
+			}
+		}
+		if err != nil {
+			oc.Close()
+			x.plain(http.StatusBadRequest, "request content: "+err.Error())
+			return
+		}
+	}
+	if err := oc.W.Flush(); err != nil {
+		oc.Close()
+		x.upstreamFailed(err)
+		return
+	}
+	var fr http1.Framing
+	for {
+		var err error
+		fr, err = http1.ReadResponse(&oc.R, &q.resp, q.req.Method, s.limits)
+		if err != nil {
+			oc.Close()
+			x.upstreamFailed(err)
+			return
+		}
+		if !q.resp.Informational() {
+			break
+		}
+	}
+	_ = oc.Conn.SetDeadline(time.Now().Add(s.o.IdleTimeout))
+	outcome.Status = q.resp.Status
+	h := &q.rout
+	h.Reset()
+	h.Status = q.resp.Status
+	h.Header.CopyFrom(&q.resp.Header)
+	h.Header.Del("Content-Length")
+	if fr.Kind == http1.LengthBody {
+		h.Header.AddString("Content-Length", strconv.FormatInt(fr.Length, 10))
+	}
+	x.writeHead(h)
+	q.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
+	flusher, _ := x.w.(http.Flusher)
+	for {
+		chunk, err := q.rb.Next()
+		if len(chunk) > 0 {
+			if _, werr := x.w.Write(chunk); werr != nil {
+				oc.Close()
+				x.err = "client went away: " + werr.Error()
+				outcome.Abandoned = true
+				return
+			}
+			q.rb.Consume(len(chunk))
+			if flusher != nil && oc.R.Buffered() == 0 {
+				flusher.Flush()
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// A body cut by the origin is cut for the client too: the
+			// stream is reset rather than ended cleanly.
+			oc.Close()
+			x.err = "relaying response: " + err.Error()
+			panic(http.ErrAbortHandler)
+		}
+	}
+	x.down = q.rb.Count()
+	// Trailer fields go to the client as HTTP/2 trailers (gRPC's status
+	// travels there).
+	for i := 0; i < q.rb.Trailer.Len(); i++ {
+		name, value := q.rb.Trailer.Field(i)
+		x.w.Header().Add(http.TrailerPrefix+string(name), string(value))
+	}
+	if fr.Kind != http1.CloseBody && q.rb.Done() && !q.resp.Header.HasToken("Connection", "close") {
+		s.pool.Put(oc)
+	} else {
+		oc.Close()
+	}
+}
+
+// upstreamFailed answers 504 for a target too slow, 502 otherwise.
+func (x *h2exchange) upstreamFailed(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		x.plain(http.StatusGatewayTimeout, "upstream timed out")
+		return
+	}
+	x.plain(http.StatusBadGateway, "upstream failed: "+err.Error())
+}
+
+// log writes the exchange's access-log line.
+func (x *h2exchange) log() {
+	a := x.s.o.Access
+	if a == nil {
+		return
+	}
+	e := &x.q.entry
+	*e = observe.Entry{
+		Time:      x.start,
+		Listener:  x.s.o.Listener,
+		Client:    x.client,
+		Protocol:  "h2",
+		Method:    x.r.Method,
+		Target:    x.r.RequestURI,
+		Status:    x.status,
+		BytesUp:   x.up,
+		BytesDown: x.down,
+		Duration:  time.Since(x.start),
+		Error:     x.err,
+		UserAgent: x.r.UserAgent(),
+		Referer:   x.r.Referer(),
+	}
+	if x.route != nil {
+		e.Rule = x.route.Name
+	}
+	a.Log(e)
+}
