@@ -353,6 +353,7 @@ func rawSend(t *testing.T, addr string, payload []byte, want int, closeWait time
 // for the connection to close.
 func readRaw(c net.Conn, br *bufio.Reader, want int, closeWait time.Duration) rawResult {
 	var res rawResult
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for i := 0; i < want; i++ {
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {

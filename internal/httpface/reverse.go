@@ -272,8 +272,14 @@ func (c *conn) buildReverseOutbound(f http1.Framing, rt *reverse.Route) plan {
 	s := c.s
 	in, out := &c.m.req, &c.m.out
 	p := plan{f: f}
+	// An upgrade to HTTP itself (h2c) is not passed on: the connection
+	// would become a tunnel to an origin speaking HTTP/2, where every later
+	// request escapes the route table (h2c smuggling). RFC 9113 §3.1
+	// deprecates that upgrade and RFC 9110 §7.8 lets a server ignore
+	// Upgrade; the request goes on as an ordinary one.
 	p.upgrade = in.Version.AtLeast(1, 1) && f.Empty() &&
-		in.Header.HasToken("Connection", "upgrade") && in.Header.Has("Upgrade")
+		in.Header.HasToken("Connection", "upgrade") && in.Header.Has("Upgrade") &&
+		!upgradesToHTTP(&in.Header)
 	p.expect = !f.Empty() && in.Version.AtLeast(1, 1) &&
 		httpmsg.EqualFold(in.Header.Get("Expect"), "100-continue") &&
 		!(f.Kind == http1.LengthBody && int64(c.r.Buffered()) >= f.Length)
@@ -321,6 +327,21 @@ func (c *conn) buildReverseOutbound(f http1.Framing, rt *reverse.Route) plan {
 		h.AddString("Connection", "TE")
 	}
 	return p
+}
+
+// upgradesToHTTP reports whether the Upgrade fields offer a version of
+// HTTP: "h2c" or "HTTP/x".
+func upgradesToHTTP(h *httpmsg.Header) bool {
+	for i := h.Index("Upgrade", 0); i >= 0; i = h.Index("Upgrade", i+1) {
+		for list := h.Value(i); len(list) > 0; {
+			var proto []byte
+			proto, list = httpmsg.NextElement(list)
+			if httpmsg.EqualFold(proto, "h2c") || len(proto) >= 5 && httpmsg.EqualFold(proto[:5], "HTTP/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // responseRules applies the response header rules: the route's for the
