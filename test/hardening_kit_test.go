@@ -269,7 +269,8 @@ func readLenientLine(br *bufio.Reader) (string, error) {
 // hardeningConfig is a reverse-only listener "web" in front of the pool
 // "rec" (one target, no retries, no ejection, so that every test request
 // reaches the one origin), with short header and tunnel timeouts. Paths
-// under /admin are answered 403 by Janus itself.
+// under /admin and the host internal.example are answered 403 by Janus
+// itself.
 func hardeningConfig(target string) string {
 	return fmt.Sprintf(`
 log: {access: {format: json}}
@@ -281,6 +282,7 @@ listeners:
     reverse:
       routes:
         - {name: admin, match: {path_prefix: /admin}, respond: {status: 403, body: "admin is not served here\n"}}
+        - {name: internal, match: {hosts: [internal.example]}, respond: {status: 403, body: "internal site\n"}}
         - {name: app, match: {path_prefix: /}, upstream: rec}
 upstreams:
   rec:

@@ -175,16 +175,50 @@ func TestH2CUpgradeCannotTunnelPastTheRoutes(t *testing.T) {
 	}
 }
 
-// TestAbsoluteFormCannotPickAnotherHost: on a reverse-only listener an
-// absolute-form target naming another host than Host is not proxied
-// anywhere, so the two cannot be played against each other.
-func TestAbsoluteFormCannotPickAnotherHost(t *testing.T) {
+// TestAbsoluteFormTargetNamesTheSite: on a reverse-only listener an
+// absolute-form target is accepted, and its host, not Host, names the site
+// (RFC 9112 §3.2.2), both to the routes and to the origin, so that a client
+// cannot pass one route's check with one name and reach another site with
+// the other.
+func TestAbsoluteFormTargetNamesTheSite(t *testing.T) {
 	checkLeaks(t)
 	o := startRecordingOrigin(t, nil)
 	j := janustest.Start(t, hardeningConfig(o.addr()), nil)
-	res := rawSend(t, j.Addr(t, "web"), []byte("GET http://internal.example/admin HTTP/1.1\r\nHost: h\r\n\r\n"), 1, 3*time.Second)
-	t.Logf("statuses %v closed %v", res.statuses(), res.Closed)
-	if got := originParsed(o); len(got) != 0 {
-		t.Errorf("origin parsed %q", got)
+	for _, tc := range []struct {
+		desc, req string
+		status    int
+		host      string // the Host the origin sees; "" when nothing reaches it
+	}{
+		{"a filtered host in the target", "GET http://internal.example/x HTTP/1.1\r\nHost: public.example\r\n\r\n", 403, ""},
+		{"a filtered host in the target, upper case", "GET http://INTERNAL.EXAMPLE./x HTTP/1.1\r\nHost: public.example\r\n\r\n", 403, ""},
+		{"a filtered path in the target", "GET http://public.example/admin HTTP/1.1\r\nHost: public.example\r\n\r\n", 403, ""},
+		{"a filtered path behind a dot segment", "GET http://public.example/x/../admin HTTP/1.1\r\nHost: public.example\r\n\r\n", 403, ""},
+		{"a filtered host in Host only", "GET http://public.example/x HTTP/1.1\r\nHost: internal.example\r\n\r\n", 200, "public.example"},
+		{"the target's port goes with it", "GET http://public.example:8080/x HTTP/1.1\r\nHost: internal.example\r\n\r\n", 200, "public.example:8080"},
+		{"https in the target", "GET https://public.example/x HTTP/1.1\r\nHost: public.example\r\n\r\n", 200, "public.example"},
+		{"another scheme", "GET ftp://public.example/x HTTP/1.1\r\nHost: public.example\r\n\r\n", 400, ""},
+		{"no authority", "GET http:///x HTTP/1.1\r\nHost: public.example\r\n\r\n", 400, ""},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			o.reset()
+			res := rawSend(t, j.Addr(t, "web"), []byte(tc.req), 1, 100*time.Millisecond)
+			if got := res.statuses(); !slices.Equal(got, []int{tc.status}) {
+				t.Errorf("statuses %v, want [%d] (err %v)", got, tc.status, res.Err)
+			}
+			reqs := o.requests()
+			switch {
+			case tc.host == "" && len(reqs) != 0:
+				t.Errorf("origin parsed %v", reqs)
+			case tc.host != "" && len(reqs) != 1:
+				t.Errorf("origin parsed %v, want one request", reqs)
+			case tc.host != "":
+				r := reqs[0]
+				if r.Target != "/x" || r.Header.Values("Host")[0] != tc.host || len(r.Header.Values("Host")) != 1 ||
+					r.Header.Get("X-Forwarded-Host") != tc.host {
+					t.Errorf("origin got target %q Host %q X-Forwarded-Host %q, want /x and %q",
+						r.Target, r.Header.Values("Host"), r.Header.Get("X-Forwarded-Host"), tc.host)
+				}
+			}
+		})
 	}
 }

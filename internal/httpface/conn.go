@@ -264,6 +264,15 @@ func (c *conn) handle(f http1.Framing) bool {
 	case c.m.req.Form != httpmsg.AbsoluteForm && s.o.Routes != nil:
 		// Origin-form: the reverse face's routes decide.
 		return c.route(f)
+	case s.o.Routes != nil && !s.o.AllowHTTP:
+		// Absolute-form where there is no forward face: a server must
+		// accept it and take the host from the target, not from Host (RFC
+		// 9112 §3.2.2). The routes read it so, and the origin is sent it as
+		// Host, so that the two cannot name different sites.
+		if !httpmsg.EqualFold(c.m.req.Scheme, "http") && !httpmsg.EqualFold(c.m.req.Scheme, "https") {
+			return c.refuse(400, "unsupported URI scheme")
+		}
+		return c.route(f)
 	case c.m.req.Form != httpmsg.AbsoluteForm:
 		// Origin-form or asterisk-form: this is a proxy, not a web server.
 		return c.refuse(400, "not a proxy request: the target must be an absolute http:// URI or CONNECT host:port")

@@ -291,9 +291,17 @@ func (c *conn) buildReverseOutbound(f http1.Framing, rt *reverse.Route) plan {
 	out.Path = out.Store(c.m.tgtBuf)
 	out.Version = httpmsg.HTTP11
 	h := &out.Header
+	host := in.Header.Get("Host")
+	absolute := in.Form == httpmsg.AbsoluteForm
+	if absolute {
+		// RFC 9112 §3.2.2: the target's authority replaces Host; the
+		// routes matched on it.
+		host = in.Authority
+		h.Add(hostName, host)
+	}
 	for i := 0; i < in.Header.Len(); i++ {
 		name, value := in.Header.Field(i)
-		if httpmsg.EqualFold(name, "Content-Length") {
+		if httpmsg.EqualFold(name, "Content-Length") || absolute && httpmsg.EqualFold(name, "Host") {
 			continue
 		}
 		h.Add(name, value)
@@ -303,7 +311,7 @@ func (c *conn) buildReverseOutbound(f http1.Framing, rt *reverse.Route) plan {
 	}
 	// Forwarding removes hop-by-hop fields (those Connection names too)
 	// before adding its own, so Connection cannot remove them.
-	s.o.Forwarding.Apply(h, &reverse.Inbound{Peer: c.client.Addr(), Scheme: s.scheme, Host: in.Header.Get("Host"), Upgrade: p.upgrade})
+	s.o.Forwarding.Apply(h, &reverse.Inbound{Peer: c.client.Addr(), Scheme: s.scheme, Host: host, Upgrade: p.upgrade})
 	rt.Request.Apply(h)
 	switch f.Kind {
 	case http1.LengthBody:
