@@ -1,9 +1,12 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +23,8 @@ type UpstreamPlan struct {
 	Pool            upstream.Options
 	Attempts        int           // targets a request may try when connecting fails, at least 1
 	ResponseTimeout time.Duration // to the response head
+	Protocol        string        // http1, h2c or h2
+	TLS             *tls.Config   // nil: plain TCP to the targets
 }
 
 // Default upstream settings.
@@ -114,6 +119,28 @@ func (v *validator) checkUpstreams() {
 		// Zero values take the budget's defaults (20%, 10 per second).
 		plan.Pool.Retry = upstream.BudgetOptions{Ratio: float64(r.Budget), MinPerSecond: float64(r.MinPerSecond)}
 		plan.ResponseTimeout = u.Timeouts.Response.Or(DefaultUpstreamTimeout)
+		plan.Protocol = u.Protocol
+		switch u.Protocol {
+		case "":
+			plan.Protocol = "http1"
+		case "http1", "h2c":
+		case "h2":
+			if u.TLS == nil {
+				u.TLS = &UpstreamTLS{}
+			}
+		default:
+			v.fail(key+".protocol", "unknown protocol %q (want http1, h2c or h2)", u.Protocol)
+		}
+		if u.Protocol == "h2c" && u.TLS != nil {
+			v.fail(key+".tls", "h2c is HTTP/2 without TLS: use protocol h2 with tls")
+		}
+		if u.TLS != nil {
+			cfg, err := v.upstreamTLS(u.TLS)
+			if err != nil {
+				v.fail(key+".tls", "%v", err)
+			}
+			plan.TLS = cfg
+		}
 		v.c.compiled.upstreams[name] = plan
 	}
 }
@@ -263,4 +290,31 @@ func headerSpec(h HeaderOps) reverse.HeaderSpec {
 		spec.Add = append(spec.Add, reverse.Field{Name: k, Value: h.Add[k]})
 	}
 	return spec
+}
+
+// upstreamTLS builds the client TLS config for an upstream.
+func (v *validator) upstreamTLS(t *UpstreamTLS) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
+	if t.CA != "" {
+		pem, err := os.ReadFile(v.resolvePath(t.CA))
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca %s: no PEM certificate in it", t.CA)
+		}
+		cfg.RootCAs = pool
+	}
+	if (t.Cert == "") != (t.Key == "") {
+		return nil, errors.New("a client certificate needs both cert and key")
+	}
+	if t.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(v.resolvePath(t.Cert), v.resolvePath(t.Key))
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
 }

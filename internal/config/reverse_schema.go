@@ -98,6 +98,19 @@ type Upstream struct {
 	Retries         UpstreamRetries  `yaml:"retries"`
 	ResolveInterval Duration         `yaml:"resolve_interval"`
 	Timeouts        UpstreamTimeouts `yaml:"timeouts"`
+	// Protocol is what Janus speaks to the targets: http1 (default),
+	// h2c (HTTP/2 without TLS, for gRPC services) or h2 (HTTP/2 over TLS).
+	Protocol string `yaml:"protocol"`
+	// TLS makes Janus speak TLS to the targets (h2 implies it).
+	TLS *UpstreamTLS `yaml:"tls"`
+}
+
+// UpstreamTLS configures TLS to upstream targets.
+type UpstreamTLS struct {
+	CA         string `yaml:"ca"`          // PEM bundle that signs the targets' certificates; default: the system's roots
+	ServerName string `yaml:"server_name"` // SNI and the name verified; default: the target's host
+	Cert       string `yaml:"cert"`        // client certificate for mutual TLS
+	Key        string `yaml:"key"`
 }
 
 // UpstreamTarget is "host:port" or {addr: "host:port", weight: N}.

@@ -214,6 +214,10 @@ func (x *h2exchange) proxy() {
 		if err != nil {
 			break
 		}
+		if u.Transport != nil {
+			x.exchangeStd(host, u)
+			return
+		}
 		oc, err := x.upstreamConn(host)
 		if err != nil {
 			host.End(upstream.Outcome{ConnectFailed: true})

@@ -1,6 +1,7 @@
 package httpface
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"strconv"
@@ -22,6 +23,12 @@ type Upstream struct {
 	// ResponseTimeout bounds the wait for a target's response head (then
 	// 504); 0 means the listener's.
 	ResponseTimeout time.Duration
+	// Protocol is "http1", "h2c" or "h2"; TLS, when set, is spoken to the
+	// targets. Transport carries every upstream but plain HTTP/1.1 ones
+	// (NewUpstreamTransport); nil means the http1 engine.
+	Protocol  string
+	TLS       *tls.Config
+	Transport *UpstreamTransport
 }
 
 // responseTimeout is the wait for the response head of this exchange.
@@ -197,6 +204,10 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 				return !c.x.closeConn
 			}
 			break
+		}
+		if u.Transport != nil {
+			c.proxyStd(host, u, f)
+			return !c.x.closeConn
 		}
 		oc, err := c.upstreamConn(host)
 		if err != nil {

@@ -100,7 +100,11 @@ func (s *Server) buildUpstreams() error {
 			s.stopUpstreams()
 			return fmt.Errorf("upstream %s: %w", name, err)
 		}
-		s.upstreams[name] = &httpface.Upstream{Pool: pool, Attempts: plan.Attempts, ResponseTimeout: plan.ResponseTimeout}
+		s.upstreams[name] = &httpface.Upstream{
+			Pool: pool, Attempts: plan.Attempts, ResponseTimeout: plan.ResponseTimeout,
+			Protocol: plan.Protocol, TLS: plan.TLS,
+			Transport: httpface.NewUpstreamTransport(plan.Protocol, plan.TLS, s.dialer),
+		}
 	}
 	return nil
 }
