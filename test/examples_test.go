@@ -1,7 +1,9 @@
 package test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +19,7 @@ import (
 )
 
 // exampleTested lists the configs in examples/ that the tests below load.
-var exampleTested = map[string]bool{"local.yaml": true}
+var exampleTested = map[string]bool{"local.yaml": true, "site.yaml": true}
 
 func TestEveryExampleLoads(t *testing.T) {
 	for name := range exampleTested {
@@ -122,4 +124,48 @@ func TestLocalExampleWalkThrough(t *testing.T) {
 			t.Errorf("reply %#x, want 0x5b", code)
 		}
 	})
+}
+
+// TestSiteExampleServes: the production-shaped example redirects HTTP to
+// HTTPS, filters /admin and serves its static files over HTTP/2.
+func TestSiteExampleServes(t *testing.T) {
+	cfg, err := config.Load("../examples/site.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cfg.Listeners {
+		cfg.Listeners[i].Listen = "127.0.0.1:0"
+	}
+	j := janustest.StartConfig(t, cfg, "../examples")
+	resp, _ := get(t, "http://"+j.Addr(t, "http")+"/page?x=1", map[string]string{"Host": "localhost"})
+	if resp.StatusCode != 308 || resp.Header.Get("Location") != "https://localhost:8543/page?x=1" {
+		t.Errorf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	pem, err := os.ReadFile("../examples/certs/localhost.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	base := "https://" + j.Addr(t, "https")
+	r, err := client.Get(base + "/static/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || r.Proto != "HTTP/2.0" || !strings.Contains(string(b), "Janus example site") || r.Header.Get("Cache-Control") != "public, max-age=3600" {
+		t.Errorf("static over h2: %d %s %q %v", r.StatusCode, r.Proto, b, r.Header)
+	}
+	r, err = client.Get(base + "/%61dmin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 403 {
+		t.Errorf("admin filter over h2: %d", r.StatusCode)
+	}
 }

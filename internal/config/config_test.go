@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/janus-proxy/janus/internal/gate"
 )
@@ -233,6 +234,29 @@ func TestScalars(t *testing.T) {
 				t.Errorf("got %d, want %d", z, tc.want)
 			}
 		})
+	}
+}
+
+func TestDurations(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{in: "250ms", want: 250 * time.Millisecond},
+		{in: "1m30s", want: 90 * time.Second},
+		{in: "7d", want: 7 * 24 * time.Hour},
+		{in: "2w", want: 14 * 24 * time.Hour},
+		{in: "1y", want: 365 * 24 * time.Hour},
+		{in: "1.5d", bad: true},
+		{in: "-5s", bad: true},
+		{in: "soon", bad: true},
+	} {
+		var d Duration
+		err := d.parseScalar(tc.in)
+		if (err != nil) != tc.bad || (!tc.bad && d.D() != tc.want) {
+			t.Errorf("%q: %v, %v", tc.in, d.D(), err)
+		}
 	}
 }
 

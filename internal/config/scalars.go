@@ -19,10 +19,21 @@ type scalar interface {
 // Duration is a time span written like "5s", "1m30s" or "250ms".
 type Duration time.Duration
 
+// longUnits are the units Go's durations lack but configs want (HSTS,
+// ejection caps): whole days, weeks and years, as nginx writes them.
+var longUnits = map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}
+
 func (d *Duration) parseScalar(s string) error {
-	v, err := time.ParseDuration(strings.TrimSpace(s))
+	t := strings.TrimSpace(s)
+	if n := len(t); n > 1 && longUnits[t[n-1]] != 0 {
+		if k, err := strconv.ParseUint(t[:n-1], 10, 16); err == nil {
+			*d = Duration(time.Duration(k) * longUnits[t[n-1]])
+			return nil
+		}
+	}
+	v, err := time.ParseDuration(t)
 	if err != nil {
-		return fmt.Errorf("bad duration %q: want a number with a unit, like 10s or 1m30s", s)
+		return fmt.Errorf("bad duration %q: want a number with a unit, like 10s, 1m30s or 7d", s)
 	}
 	if v < 0 {
 		return fmt.Errorf("bad duration %q: must not be negative", s)
