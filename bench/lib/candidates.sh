@@ -1,7 +1,9 @@
 # bench/lib/candidates.sh: configs, start and stop for every candidate and
-# for the origin. Sourced by bench/run; uses its globals (TMP, ORIGIN_PORT,
-# PORT_<cand>, JANUS_BIN, JANUS_SKIP). Every config is written fresh into
-# $TMP/<cand>/ on each start, so each measurement gets a clean process.
+# for the origin (the reverse proxies' configs are in reverse.sh). Sourced
+# by bench/run; uses its globals (TMP, ORIGIN_PORT, ORIGIN_TLS_PORT,
+# ORIGIN_STATUS_PORT, CERTS, PORT_<cand>, JANUS_BIN, SC). Every config is
+# written fresh into $TMP/<cand>/ on each start, so each measurement gets a
+# clean process.
 
 # CAND_PID is the pid (and process group) of the candidate started last.
 CAND_PID=""
@@ -73,7 +75,10 @@ free_port() {
 # start_origin: nginx, one worker on CPU 1, no access log, serving the
 # bodies the scenarios fetch. keepalive_requests is raised so that the
 # proxies' upstream connections are not recycled every 1000 requests (that
-# would measure reconnection, not proxying).
+# would measure reconnection, not proxying). The same files over TLS
+# (HTTP/1.1 and HTTP/2 by ALPN) on ORIGIN_TLS_PORT are the reverse TLS
+# scenarios' "direct"; stub_status on ORIGIN_STATUS_PORT counts the
+# connections the origin accepted (rev-upstream-conns).
 start_origin() {
 	local d=$TMP/origin
 	mkdir -p "$d/www"
@@ -104,6 +109,16 @@ start_origin() {
 		        listen 127.0.0.1:$ORIGIN_PORT backlog=4096;
 		        root $d/www;
 		        location = /1k { add_header Cache-Control "max-age=3600"; }
+		    }
+		    server {
+		        listen 127.0.0.1:$ORIGIN_TLS_PORT ssl http2 backlog=4096;
+		        ssl_certificate $CERTS/cert.pem;
+		        ssl_certificate_key $CERTS/key.pem;
+		        root $d/www;
+		    }
+		    server {
+		        listen 127.0.0.1:$ORIGIN_STATUS_PORT;
+		        location / { stub_status; }
 		    }
 		}
 	CONF
@@ -189,9 +204,16 @@ start_dante() {
 	spawn dante 0 danted -N 1 -f "$d/danted.conf" -p "$d/danted.pid"
 }
 
-# start_janus PORT: the config the lead specified, GOMAXPROCS=1 on CPU 0.
+# start_janus PORT: the configs the lead specified, GOMAXPROCS=1 on CPU 0:
+# for the reverse scenarios (SC rev-*) janus_reverse_config (reverse.sh),
+# for the others the forward one below.
 start_janus() {
 	local d=$TMP/janus
+	if [[ $SC == rev-* ]]; then
+		janus_reverse_config "$1" "$d" >"$d/janus.yaml"
+		spawn janus 0 env GOMAXPROCS=1 "$JANUS_BIN" run -c "$d/janus.yaml"
+		return
+	fi
 	cat >"$d/janus.yaml" <<-CONF
 		log:
 		  access: { format: json, output: $d/janus-access.log }

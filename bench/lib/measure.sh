@@ -18,7 +18,7 @@ note_once() {
 # body. Through a proxy the request line is absolute-form (RFC 9112 §3.2.2),
 # set by a Lua script; Host matches the URI as real clients send it.
 measure_http_fwd() {
-	local url script="" out
+	local url script=""
 	if [[ $1 == direct ]]; then
 		url=http://127.0.0.1:$ORIGIN_PORT/small
 	else
@@ -29,9 +29,27 @@ measure_http_fwd() {
 			wrk.headers["Host"] = "127.0.0.1:$ORIGIN_PORT"
 		LUA
 	fi
-	local args=(-t1 -c64 --latency ${script:+-s "$script"} "$url")
-	load wrk "${args[@]}" -d"${WARM}s" >/dev/null 2>&1 || true
-	out=$(load timeout $((DUR + 30)) wrk "${args[@]}" -d"${DUR}s" 2>&1) || {
+	wrk_run "$1" ${script:+-s "$script"} "$url"
+}
+
+# wrk_run CAND WRK_ARGS...: WARM s of warm-up, then wrk_measure.
+wrk_run() {
+	wrk_warm "${@:2}"
+	wrk_measure "$@"
+}
+
+# wrk_warm WRK_ARGS...: the warm-up run, its figures thrown away.
+wrk_warm() {
+	load wrk -t1 -c64 "$@" -d"${WARM}s" >/dev/null 2>&1 || true
+}
+
+# wrk_measure CAND WRK_ARGS...: one measured wrk run (-t1 -c64, DUR s);
+# prints "value=<req/s> p50_ms= p99_ms= requests=" or "fail" (over 1% of
+# replies not 2xx or 3xx: refusals must not count as work).
+wrk_measure() {
+	local cand=$1 out
+	shift
+	out=$(load timeout $((DUR + 30)) wrk -t1 -c64 --latency "$@" -d"${DUR}s" 2>&1) || {
 		echo "fail"
 		warn "wrk failed: $(tail -n 3 <<<"$out")"
 		return
@@ -47,9 +65,9 @@ measure_http_fwd() {
 	fi
 	# tinyproxy closes after each response: wrk counts a read error each time.
 	if grep -q 'Socket errors' <<<"$out"; then
-		note_once "wrk-errors-$1" "wrk through $1: $(grep 'Socket errors' <<<"$out" | xargs) (noted once)"
+		note_once "wrk-errors-$cand-$SC" "wrk through $cand ($SC): $(grep 'Socket errors' <<<"$out" | xargs) (noted once)"
 	fi
-	echo "value=$rps $(awk '
+	echo "value=$rps requests=$total $(awk '
 		function ms(v) { return v ~ /us$/ ? v / 1000 : v ~ /ms$/ ? v + 0 : v * 1000 }
 		$1 == "50%" { printf "p50_ms=%.2f ", ms($2) }
 		$1 == "99%" { printf "p99_ms=%.2f", ms($2) }' <<<"$out")"

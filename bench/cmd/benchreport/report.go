@@ -251,7 +251,7 @@ func anchors(res results) string {
 
 // metricRank puts the table's figures before the latencies and the rest.
 func metricRank(m string) int {
-	if i := slices.Index([]string{"value", "rss", "pss", "fds", "cpu_pct", "p50_ms", "p99_ms", "mean_ms", "held", "requests"}, m); i >= 0 {
+	if i := slices.Index([]string{"value", "rss", "pss", "fds", "cpu_pct", "p50_ms", "p99_ms", "mean_ms", "total", "held", "requests"}, m); i >= 0 {
 		return i
 	}
 	return 100
