@@ -138,6 +138,11 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 		oc.Close()
 	}
 	if relayErr != nil {
+		// What the origin did send goes out before the close, without the
+		// end its framing lacks: the client sees a cut response, as it
+		// would have from the origin itself (and may resume it with a
+		// Range request), rather than no response at all.
+		_ = c.w.Flush()
 		c.x.closeConn = true
 		c.x.err = "relaying response: " + relayErr.Error()
 	}
