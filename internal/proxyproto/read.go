@@ -20,12 +20,11 @@ import (
 // ends or times out inside the header gives ErrIncomplete or ErrTimeout,
 // wrapping the read error.
 func Read(r *bufio.Reader) (Header, error) {
-	need := 1
-	for need <= r.Size() {
-		if _, err := r.Peek(need); err != nil {
-			return Header{}, cutShort(r.Buffered(), err)
-		}
-		// Parse all that has arrived: it stops at the header's end.
+	var need int
+	for {
+		// Parse all that has arrived (it stops at the header's end), and
+		// wait for one more byte only while the bytes cannot decide: they
+		// may already show that there is no header, or a bad one.
 		b, _ := r.Peek(r.Buffered())
 		h, n, err := Parse(b)
 		if err == nil {
@@ -36,7 +35,13 @@ func Read(r *bufio.Reader) (Header, error) {
 		if !errors.Is(err, ErrIncomplete) {
 			return Header{}, err
 		}
-		need = n
+		if n > r.Size() {
+			need = n
+			break
+		}
+		if _, err := r.Peek(len(b) + 1); err != nil {
+			return Header{}, cutShort(r.Buffered(), err)
+		}
 	}
 	// A header longer than r's buffer: read exactly the bytes Parse asks
 	// for, which never go past the header.
