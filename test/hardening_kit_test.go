@@ -275,13 +275,20 @@ func readLenientLine(br *bufio.Reader) (string, error) {
 func hardeningConfig(target string) string { return hardeningConfigWS(target, "") }
 
 // hardeningConfigWS is hardeningConfig with, when wsTarget is not empty,
-// paths under /ws routed to the pool "ws" of that target.
+// paths under /ws routed to the pool "ws" of that target. A second
+// listener, "h2c", has the same routes and takes HTTP/2 with prior
+// knowledge.
 func hardeningConfigWS(target, wsTarget string) string {
-	wsRoute, wsPool := "", ""
+	routes := `
+      routes:
+        - {name: admin, match: {path_prefix: /admin}, respond: {status: 403, body: "admin is not served here\n"}}
+        - {name: internal, match: {hosts: [internal.example]}, respond: {status: 403, body: "internal site\n"}}`
+	wsPool := ""
 	if wsTarget != "" {
-		wsRoute = "\n        - {name: ws, match: {path_prefix: /ws}, upstream: ws}"
+		routes += "\n        - {name: ws, match: {path_prefix: /ws}, upstream: ws}"
 		wsPool = fmt.Sprintf("\n  ws:\n    targets: ['%s']\n    eject: {consecutive: -1}\n    retries: {attempts: 1}", wsTarget)
 	}
+	routes += "\n        - {name: app, match: {path_prefix: /}, upstream: rec}"
 	return fmt.Sprintf(`
 log: {access: {format: json}}
 listeners:
@@ -289,17 +296,19 @@ listeners:
     listen: 127.0.0.1:0
     max_header_bytes: 16KiB
     timeouts: {header: 1s, idle: 5s, tunnel_idle: 1s, response: 5s}
-    reverse:
-      routes:
-        - {name: admin, match: {path_prefix: /admin}, respond: {status: 403, body: "admin is not served here\n"}}
-        - {name: internal, match: {hosts: [internal.example]}, respond: {status: 403, body: "internal site\n"}}%s
-        - {name: app, match: {path_prefix: /}, upstream: rec}
+    reverse:%s
+  - name: h2c
+    listen: 127.0.0.1:0
+    h2c: true
+    max_header_bytes: 16KiB
+    timeouts: {header: 1s, idle: 5s, tunnel_idle: 1s, response: 5s}
+    reverse:%s
 upstreams:
   rec:
     targets: ['%s']
     eject: {consecutive: -1}
     retries: {attempts: 1}%s
-`, wsRoute, target, wsPool)
+`, routes, routes, target, wsPool)
 }
 
 // checkLeaks fails the test if goroutines or file descriptors are left

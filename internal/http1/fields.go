@@ -70,6 +70,38 @@ var targetByte = func() (t [256]bool) {
 	return t
 }()
 
+// ValidMethod reports whether m is a method as the request line has it: a
+// token (RFC 9110 §9.1). A codec that carries the method elsewhere (HTTP/2's
+// :method field, which may hold spaces) checks with it before a request
+// goes upstream on an HTTP/1.1 request line, where a space would split it.
+func ValidMethod(m string) bool {
+	if len(m) == 0 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if !tchar[m[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidTarget reports whether t may stand as the request-target of an
+// HTTP/1.1 request line, as ReadRequest accepts one: visible ASCII without
+// '#' (RFC 9112 §3.2). HTTP/2's :path may also hold spaces, tabs and
+// non-ASCII bytes, which would split or garble the request line upstream.
+func ValidTarget(t string) bool {
+	if len(t) == 0 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if !targetByte[t[i]] {
+			return false
+		}
+	}
+	return true
+}
+
 func isToken(b []byte) bool {
 	if len(b) == 0 {
 		return false

@@ -89,6 +89,21 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 		x.plain(http.StatusMethodNotAllowed, "not served over HTTP/2 here")
 		return
 	}
+	// Requests go upstream in HTTP/1.1, so they must be ones the HTTP/1.1
+	// parser would take from a client. HTTP/2 carries method and path as
+	// field values, which may hold spaces, tabs and non-ASCII bytes that
+	// would split the request line on the way down (":method: GET /admin"
+	// with ":path: /public" passes the routes as /public and reaches a
+	// lenient origin as /admin), and a Content-Length golang.org/x/net/http2
+	// takes as 0 when it is not digits (RFC 9110 §8.6).
+	if !http1.ValidMethod(r.Method) || !http1.ValidTarget(r.RequestURI) {
+		x.plain(http.StatusBadRequest, "method or path not allowed in a request line")
+		return
+	}
+	if cl := r.Header["Content-Length"]; len(cl) > 0 && !validH2ContentLength(cl) {
+		x.plain(http.StatusBadRequest, "bad or conflicting Content-Length")
+		return
+	}
 	h := &q.req
 	h.Reset()
 	h.Method = h.StoreString(r.Method)
@@ -126,6 +141,17 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 			x.down = int64(n)
 		}
 	}
+}
+
+// validH2ContentLength reports whether Content-Length values are digits
+// and all the same.
+func validH2ContentLength(values []string) bool {
+	for _, v := range values {
+		if _, ok := httpmsg.ParseDigits([]byte(v)); !ok || v != values[0] {
+			return false
+		}
+	}
+	return true
 }
 
 // h2exchange is the state of one HTTP/2 request.
