@@ -18,7 +18,7 @@ var benchHeaders = []struct {
 	{desc: "v2 TCP6 ALPN+authority+CRC", in: withCRC(v2raw(0x21, 0x21, inet6, tlv(TypeALPN, "h2"), tlv(TypeAuthority, "example.com"), tlv(TypeCRC32C, "\x00\x00\x00\x00")))},
 }
 
-//	go test -run='^$' -bench='Parse|Read|Append' -benchmem ./internal/proxyproto
+// go test -run='^$' -bench='Parse|Read|Append' -benchmem ./internal/proxyproto
 func BenchmarkParse(b *testing.B) {
 	for _, tc := range benchHeaders {
 		b.Run(tc.desc, func(b *testing.B) {
