@@ -18,7 +18,9 @@ var benchHeaders = []struct {
 	{desc: "v2 TCP6 ALPN+authority+CRC", in: withCRC(v2raw(0x21, 0x21, inet6, tlv(TypeALPN, "h2"), tlv(TypeAuthority, "example.com"), tlv(TypeCRC32C, "\x00\x00\x00\x00")))},
 }
 
-// go test -run='^$' -bench='Parse|Read|Append' -benchmem ./internal/proxyproto
+// BenchmarkParse parses each header form from memory:
+//
+//	go test -run='^$' -bench='Parse|Read|Append|Accept' -benchmem ./internal/proxyproto
 func BenchmarkParse(b *testing.B) {
 	for _, tc := range benchHeaders {
 		b.Run(tc.desc, func(b *testing.B) {
