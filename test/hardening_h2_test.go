@@ -195,3 +195,64 @@ func TestHTTP2DowngradeCannotSmuggle(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTP2HeadOverTheLimitIsRefused: max_header_bytes (16 KiB here)
+// bounds an HTTP/2 header list as it bounds an HTTP/1.1 head: 431 when the
+// list comes in one frame, the connection closed when more of it keeps
+// coming (golang.org/x/net/http2's CONTINUATION-flood guard); nothing
+// reaches the origin.
+func TestHTTP2HeadOverTheLimitIsRefused(t *testing.T) {
+	checkLeaks(t)
+	o := startRecordingOrigin(t, nil)
+	j := janustest.Start(t, hardeningConfig(o.addr()), nil)
+	for _, tc := range []struct {
+		desc       string
+		size, frag int // header bytes, and the most in one frame
+		status     int // 0: the connection is closed
+	}{
+		{"within the limit, in frames of 4 KiB", 12 << 10, 4 << 10, 200},
+		{"over the limit in one frame", 24 << 10, 1 << 20, 431},
+		{"far over the limit in one frame", 512 << 10, 1 << 20, 0},
+		{"over the limit in frames of 4 KiB", 24 << 10, 4 << 10, 0},
+		{"far over the limit in frames of 16 KiB", 512 << 10, 16 << 10, 0},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			o.reset()
+			h := dialH2Raw(t, j.Addr(t, "h2c"))
+			fields := get2("/big")
+			for i := 0; i*1024 < tc.size; i++ {
+				fields = append(fields, [2]string{"x-f" + strconv.Itoa(i), strings.Repeat("v", 1000)})
+			}
+			h.sendFragmented(t, fields, tc.frag)
+			status, how := h.outcome()
+			if status != tc.status || tc.status == 0 && !strings.HasPrefix(how, "goaway") && !strings.HasPrefix(how, "connection ended") {
+				t.Errorf("status %d (%s), want %d", status, how, tc.status)
+			}
+			if n := len(o.requests()); (n == 1) != (tc.status == 200) {
+				t.Errorf("origin parsed %d requests", n)
+			}
+		})
+	}
+}
+
+// sendFragmented writes a request on stream 1 with its header block split
+// into a HEADERS frame and CONTINUATION frames of at most size bytes.
+func (h *h2Raw) sendFragmented(t *testing.T, fields [][2]string, size int) {
+	t.Helper()
+	h.hb.Reset()
+	for _, f := range fields {
+		_ = h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	block := h.hb.Bytes()
+	first := block[:min(size, len(block))]
+	block = block[len(first):]
+	err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: first, EndHeaders: len(block) == 0, EndStream: true})
+	for err == nil && len(block) > 0 {
+		frag := block[:min(size, len(block))]
+		block = block[len(frag):]
+		err = h.fr.WriteContinuation(1, len(block) == 0, frag)
+	}
+	if err != nil {
+		t.Logf("writing the header block: %v", err) // a refusal may come first
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -54,12 +55,21 @@ func (s *Server) ServeH2(c net.Conn, done func()) {
 			IdleTimeout:          s.o.IdleTimeout,
 			MaxReadFrameSize:     1 << 20,
 		}
+		// The header list limit comes from here (1 MiB when unset): the
+		// listener's max_header_bytes bounds HTTP/2 as it bounds HTTP/1.1,
+		// and golang.org/x/net/http2 answers 431 beyond it. Its complaints
+		// about clients go to our logger, not the global one.
+		s.h2base = &http.Server{
+			MaxHeaderBytes: s.o.MaxHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
 	})
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	s.h2.ServeConn(c, &http2.ServeConnOpts{
-		Context: ctx,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client) }),
+		Context:    ctx,
+		BaseConfig: s.h2base,
+		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client) }),
 	})
 }
 

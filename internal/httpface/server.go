@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/http2"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -135,6 +136,7 @@ type Server struct {
 	parker      parker // idle connections without a goroutine (ServeParked)
 	h2once      sync.Once
 	h2          *http2.Server // HTTP/2 on the front, made on first use
+	h2base      *http.Server  // what h2 takes from an HTTP/1 server: the header limit
 	idleWaiting atomic.Int32  // parkable connections idle in their goroutines
 
 	shutting atomic.Bool
