@@ -102,17 +102,18 @@ func Accept(c net.Conn, o Options) (*Conn, error) {
 	return pc, nil
 }
 
-// peerAddr is the IP address of c's peer; invalid (never trusted) for a
-// connection that is not over IP.
+// peerAddr is the IP address of c's peer, an IPv4 peer of a dual-stack
+// listener unmapped; invalid (never trusted) for a connection that is not
+// over IP.
 func peerAddr(c net.Conn) netip.Addr {
 	switch a := c.RemoteAddr().(type) {
 	case *net.TCPAddr:
-		return a.AddrPort().Addr()
+		return a.AddrPort().Addr().Unmap()
 	case nil:
 		return netip.Addr{}
 	default:
 		ap, _ := netip.ParseAddrPort(a.String())
-		return ap.Addr()
+		return ap.Addr().Unmap()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -529,5 +530,51 @@ func TestConnHalfCloseNeedsATCPConn(t *testing.T) {
 	pc := NewConn(a, Options{})
 	if err := pc.CloseWrite(); err == nil || !strings.Contains(err.Error(), "net.pipe") {
 		t.Errorf("CloseWrite on a pipe = %v", err)
+	}
+}
+
+// On a dual-stack listener an IPv4 peer's address is IPv4-mapped; the
+// trusted set and the error messages see it as IPv4.
+func TestConnSeesMappedPeersAsIPv4(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Skipf("no dual-stack listener: %v", err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	cases := []struct {
+		desc    string
+		trusted string
+		send    string
+		want    error
+		msg     string
+	}{
+		{desc: "trusted by its IPv4 prefix", trusted: "127.0.0.1/32", send: "PROXY TCP4 192.0.2.1 198.51.100.7 1 2\r\n"},
+		{desc: "refused, named as IPv4", trusted: "10.0.0.0/8", send: "GET / HTTP/1.1\r\n\r\n", want: ErrUntrusted, msg: "127.0.0.1 may not"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			c, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", port))
+			if err != nil {
+				t.Skipf("no IPv4 on the dual-stack listener: %v", err)
+			}
+			defer c.Close()
+			s, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			_, _ = c.Write([]byte(tc.send))
+			pc, err := Accept(s, Options{Trusted: addrset.New(netip.MustParsePrefix(tc.trusted)), Required: true})
+			if tc.want == nil {
+				if err != nil || pc.RemoteAddr().String() != "192.0.2.1:1" {
+					t.Fatalf("Accept = %v; RemoteAddr %v", err, pc)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("Accept = %v, want %v saying %q", err, tc.want, tc.msg)
+			}
+		})
 	}
 }
