@@ -127,8 +127,8 @@ func (h Header) Proxied() bool {
 		(h.Family == INET || h.Family == INET6) && h.Source.IsValid() && h.Destination.IsValid()
 }
 
-// Errors, for errors.Is. Every error this package returns wraps one of
-// them, with the values that caused it.
+// Errors, for errors.Is. Every error from Parse, Read, Accept and a Conn's
+// handshake wraps one of them, with the values that caused it.
 var (
 	// ErrNoHeader: the first bytes are not a PROXY protocol signature.
 	ErrNoHeader = errors.New("proxyproto: no PROXY protocol header")
