@@ -192,6 +192,20 @@ func (v *validator) checkReverse(i int, key string, r *Reverse) {
 	for j, rt := range r.Routes {
 		rk := fmt.Sprintf("%s.routes[%d]", key, j)
 		specs[j] = v.routeSpec(rk, rt)
+		if rt.Policy != "" {
+			if _, ok := v.c.Policies[rt.Policy]; !ok {
+				v.fail(rk+".policy", "undefined policy %q (define it under policies)", rt.Policy)
+			}
+		}
+		switch rt.Auth {
+		case "", "none":
+		case "basic":
+			if len(v.c.compiled.users) == 0 {
+				v.fail(rk+".auth", "basic auth needs users (add users.file or users.inline)")
+			}
+		default:
+			v.fail(rk+".auth", "unknown auth %q (want basic or none)", rt.Auth)
+		}
 		if rt.Upstream != "" {
 			if _, ok := v.c.Upstreams[rt.Upstream]; !ok {
 				v.fail(rk+".upstream", "undefined upstream %q (define it under upstreams)", rt.Upstream)

@@ -39,6 +39,13 @@ type Route struct {
 	RequestHeaders  HeaderOps `yaml:"request_headers"`
 	ResponseHeaders HeaderOps `yaml:"response_headers"`
 	HideServer      bool      `yaml:"hide_server"`
+	// Policy names a policy (under policies) that decides who may use the
+	// route: its clients, users, groups and methods conditions apply.
+	Policy string `yaml:"policy"`
+	// Auth "basic" asks for a user name and password (HTTP Basic, users
+	// from the users section) before the policy decides; 401 without.
+	Auth  string `yaml:"auth"`
+	Realm string `yaml:"realm"` // shown by browsers; default "janus"
 }
 
 // RouteMatch is a route's conditions; all given must hold.

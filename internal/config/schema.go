@@ -75,10 +75,13 @@ type Listener struct {
 	// HTTP2 offers HTTP/2 through ALPN on a TLS listener with a reverse
 	// face (default true); H2C accepts HTTP/2 with prior knowledge on a
 	// plain one (default false).
-	HTTP2   *bool    `yaml:"http2"`
-	H2C     bool     `yaml:"h2c"`
-	Forward *Forward `yaml:"forward"`
-	Reverse *Reverse `yaml:"reverse"`
+	HTTP2 *bool `yaml:"http2"`
+	H2C   bool  `yaml:"h2c"`
+	// ProxyProtocol accepts a PROXY protocol v1/v2 header from load
+	// balancers in front of Janus; the client's address then comes from it.
+	ProxyProtocol *ProxyProtocol `yaml:"proxy_protocol"`
+	Forward       *Forward       `yaml:"forward"`
+	Reverse       *Reverse       `yaml:"reverse"`
 }
 
 // TLS makes a listener speak TLS: Janus terminates it and serves what is
@@ -156,4 +159,15 @@ type Match struct {
 // Shutdown configures how Janus stops on SIGTERM or SIGINT.
 type Shutdown struct {
 	Drain Duration `yaml:"drain"` // how long requests and tunnels in flight may finish; default 30s
+}
+
+// ProxyProtocol is a listener's PROXY protocol policy (HAProxy's spec).
+type ProxyProtocol struct {
+	// Trusted are the peers whose header is believed (required).
+	Trusted []string `yaml:"trusted"`
+	// Optional lets trusted peers connect without a header and untrusted
+	// ones be served with their own address; by default every connection
+	// must start with a header from a trusted peer (the spec's model).
+	Optional bool     `yaml:"optional"`
+	Timeout  Duration `yaml:"timeout"` // for the header; default 5s
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/janus-proxy/janus/internal/addrset"
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/observe"
+	"github.com/janus-proxy/janus/internal/proxyproto"
 	"github.com/janus-proxy/janus/internal/reverse"
 )
 
@@ -30,6 +31,7 @@ type compiled struct {
 	tables     []*reverse.Table // by listener index; nil without a reverse face
 	forwarding []reverse.ForwardingOptions
 	tls        []*tls.Config // by listener index; nil for plain listeners
+	proxyProto []*proxyproto.Options
 }
 
 type validator struct {
@@ -310,6 +312,9 @@ func (v *validator) checkListeners() {
 		if l.TLS != nil {
 			v.checkTLS(i, key+".tls", l)
 		}
+		if pp := l.ProxyProtocol; pp != nil {
+			v.checkProxyProtocol(i, key+".proxy_protocol", pp)
+		}
 		if l.H2C && (l.TLS != nil || l.Reverse == nil) {
 			v.fail(key+".h2c", "h2c is for plain listeners with a reverse face (TLS listeners offer HTTP/2 through ALPN)")
 		}
@@ -403,4 +408,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func (v *validator) checkProxyProtocol(i int, key string, pp *ProxyProtocol) {
+	for len(v.c.compiled.proxyProto) <= i {
+		v.c.compiled.proxyProto = append(v.c.compiled.proxyProto, nil)
+	}
+	if len(pp.Trusted) == 0 {
+		v.fail(key+".trusted", "list the load balancers whose header is believed (a header from anyone could claim any address)")
+		return
+	}
+	o := &proxyproto.Options{Required: !pp.Optional, Timeout: pp.Timeout.D()}
+	for j, t := range pp.Trusted {
+		s, err := addrset.Parse(t)
+		if err != nil {
+			v.fail(fmt.Sprintf("%s.trusted[%d]", key, j), "%v", err)
+			continue
+		}
+		o.Trusted = addrset.Union(o.Trusted, s)
+	}
+	v.c.compiled.proxyProto[i] = o
+}
+
+// ProxyProtocol returns listener i's PROXY protocol policy, nil when off.
+func (c *Config) ProxyProtocol(i int) *proxyproto.Options {
+	if i < len(c.compiled.proxyProto) {
+		return c.compiled.proxyProto[i]
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/janus-proxy/janus/internal/config"
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/httpface"
+	"github.com/janus-proxy/janus/internal/proxyproto"
 	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/sniff"
 	"github.com/janus-proxy/janus/internal/socks"
@@ -30,9 +31,10 @@ type listener struct {
 	slots chan struct{} // one token per allowed concurrent connection
 
 	headerTimeout time.Duration
-	tls           *tls.Config      // nil for a plain listener
-	http          *httpface.Server // nil when neither http nor connect is allowed
-	socks         *socks.Server    // nil when neither SOCKS version is allowed
+	tls           *tls.Config         // nil for a plain listener
+	proxyProto    *proxyproto.Options // nil: no PROXY protocol header expected
+	http          *httpface.Server    // nil when neither http nor connect is allowed
+	socks         *socks.Server       // nil when neither SOCKS version is allowed
 }
 
 func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
@@ -43,6 +45,7 @@ func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 		slots:         make(chan struct{}, maxConns(lc)),
 		headerTimeout: lc.Timeouts.Header.Or(config.DefaultHeaderTimeout),
 		tls:           s.cfg.TLSConfig(i),
+		proxyProto:    s.cfg.ProxyProtocol(i),
 	}
 	fc := lc.Forward
 	forward := fc != nil
@@ -217,7 +220,20 @@ func (l *listener) serve(c net.Conn) {
 			release()
 		}
 	}()
-	proto, sc, err := sniff.Sniff(c, l.headerTimeout)
+	conn := c
+	if l.proxyProto != nil {
+		// The load balancer's header comes first; the client's address is
+		// then the one it gives. Tunnels copy through the wrapper (which
+		// still splices), so no byte read past the header is lost.
+		pc, err := proxyproto.Accept(c, *l.proxyProto)
+		if err != nil {
+			l.log.Info("PROXY protocol header refused", "peer", c.RemoteAddr().String(), "err", err)
+			_ = c.Close()
+			return
+		}
+		conn = pc
+	}
+	proto, sc, err := sniff.Sniff(conn, l.headerTimeout)
 	if err != nil {
 		if !errors.Is(err, sniff.ErrTimeout) {
 			l.log.Debug("connection closed before its first byte", "client", c.RemoteAddr().String(), "err", err)
