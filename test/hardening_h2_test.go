@@ -1,10 +1,17 @@
 package test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +33,7 @@ type h2Raw struct {
 	fr  *http2.Framer
 	enc *hpack.Encoder
 	hb  bytes.Buffer
+	wmu sync.Mutex // writes: outcome acknowledges SETTINGS and PING from another goroutine
 }
 
 func dialH2Raw(t *testing.T, addr string) *h2Raw {
@@ -76,11 +84,15 @@ func (h *h2Raw) outcome() (status int, how string) {
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
 			if !f.IsAck() {
+				h.wmu.Lock()
 				_ = h.fr.WriteSettingsAck()
+				h.wmu.Unlock()
 			}
 		case *http2.PingFrame:
 			if !f.IsAck() {
+				h.wmu.Lock()
 				_ = h.fr.WritePing(true, f.Data)
+				h.wmu.Unlock()
 			}
 		case *http2.MetaHeadersFrame:
 			if f.StreamID == 1 && status == 0 {
@@ -254,5 +266,219 @@ func (h *h2Raw) sendFragmented(t *testing.T, fields [][2]string, size int) {
 	}
 	if err != nil {
 		t.Logf("writing the header block: %v", err) // a refusal may come first
+	}
+}
+
+// h2Normal returns a client speaking h2c with prior knowledge.
+func h2Normal(t *testing.T) *http.Client {
+	t.Helper()
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
+}
+
+// servedMeanwhile runs normal HTTP/2 requests on their own connection
+// until stop closes, and reports the slowest and any failure.
+func servedMeanwhile(t *testing.T, addr string, stop <-chan struct{}) (slowest time.Duration, n int, err error) {
+	client := h2Normal(t)
+	for i := 0; i < 1000; i++ {
+		select {
+		case <-stop:
+			return slowest, n, nil
+		default:
+		}
+		start := time.Now()
+		resp, err := client.Get("http://" + addr + "/normal")
+		if err != nil {
+			return slowest, n, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return slowest, n, fmt.Errorf("status %d", resp.StatusCode)
+		}
+		slowest = max(slowest, time.Since(start))
+		n++
+		time.Sleep(20 * time.Millisecond)
+	}
+	return slowest, n, nil
+}
+
+// TestHTTP2RapidResetDoesNotStarveOthers: a client that opens streams and
+// resets them at once (CVE-2023-44487) as fast as it can write gets no more
+// upstream requests in flight than the stream limit (250) allows, where
+// without a guard every reset stream would run at once, and a normal client
+// on another connection is served promptly meanwhile. golang.org/x/net/http2
+// runs at most 250 handlers per connection, queues the rest, never starts
+// those of streams reset while queued, and ends a connection whose queue
+// passes 1000; the handlers already running finish, as a client's ordinary
+// requests would.
+func TestHTTP2RapidResetDoesNotStarveOthers(t *testing.T) {
+	checkLeaks(t)
+	for _, tc := range []struct {
+		desc       string
+		streams    int
+		delay      time.Duration // the origin's time to answer a flood request
+		maxReached int           // most flood requests the origin may see
+	}{
+		{"fast origin", 20000, 0, 20000},
+		// Few enough streams that x/net queues their handlers without
+		// closing the connection: the queued ones start after their
+		// stream was reset.
+		{"slow origin", 900, 100 * time.Millisecond, 250 + 64},
+		{"slow origin, many streams", 20000, 100 * time.Millisecond, 250 + 64},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			o := startRecordingOrigin(t, func(req *recorded, w *bufio.Writer) bool {
+				if req.Target == "/flood" {
+					time.Sleep(tc.delay)
+				}
+				return fixedAnswer(req, w)
+			})
+			j := janustest.Start(t, hardeningConfig(o.addr()), nil)
+			addr := j.Addr(t, "h2c")
+			stop := make(chan struct{})
+			type normal struct {
+				slowest time.Duration
+				n       int
+				err     error
+			}
+			done := make(chan normal, 1)
+			go func() {
+				s, n, err := servedMeanwhile(t, addr, stop)
+				done <- normal{s, n, err}
+			}()
+			streams, took, how := rapidReset(t, addr, tc.streams)
+			time.Sleep(10 * tc.delay) // let the handlers running and queued finish
+			close(stop)
+			nr := <-done
+			reached := 0
+			for _, r := range o.requests() {
+				if r.Target == "/flood" {
+					reached++
+				}
+			}
+			o.mu.Lock()
+			peak := o.peak
+			o.mu.Unlock()
+			t.Logf("%d streams opened and reset in %v, connection %s; %d reached the origin over at most %d connections at once; normal client: %d requests, slowest %v",
+				streams, took.Round(time.Millisecond), how, reached, peak, nr.n, nr.slowest)
+			if nr.err != nil || nr.slowest > time.Second {
+				t.Errorf("a normal client during the rapid reset: %v, slowest %v", nr.err, nr.slowest)
+			}
+			// In flight: at most 250 streams' requests, plus the pool's
+			// idle connections (64), the normal client's, and some closed
+			// by Janus whose end the origin has not read yet.
+			if peak > 250+64+64 {
+				t.Errorf("%d upstream connections at once for one client connection", peak)
+			}
+			if reached > tc.maxReached {
+				t.Errorf("%d reset streams reached the origin, want at most %d", reached, tc.maxReached)
+			}
+		})
+	}
+}
+
+// rapidReset opens streams and resets each at once, for at most n streams
+// or 3s, and reports how many, how long, and how the connection ended.
+func rapidReset(t *testing.T, addr string, n int) (streams int, took time.Duration, how string) {
+	h := dialH2Raw(t, addr)
+	h.hb.Reset()
+	for _, f := range get2("/flood") {
+		_ = h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	block := append([]byte(nil), h.hb.Bytes()...)
+	// The reader answers SETTINGS and notices the end of the connection.
+	ended := make(chan string, 1)
+	go func() {
+		_, how := h.outcome()
+		ended <- how
+	}()
+	start := time.Now()
+	for id := uint32(1); streams < n && time.Since(start) < 3*time.Second; id += 2 {
+		h.wmu.Lock()
+		err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true, EndStream: true})
+		if err == nil {
+			err = h.fr.WriteRSTStream(id, http2.ErrCodeCancel)
+		}
+		h.wmu.Unlock()
+		if err != nil {
+			break
+		}
+		streams++
+	}
+	took = time.Since(start)
+	select {
+	case how = <-ended:
+	case <-time.After(time.Second):
+		how = "still open"
+	}
+	return streams, took, how
+}
+
+// TestHTTP2EndlessHeaderBlockIsCutOff: a header block that never ends (one
+// CONTINUATION frame after another, empty ones that add nothing to its size,
+// or a trickle) does not keep others from being served, and ends with the
+// connection's idle timeout (2s here, then x/net's 1s GOAWAY grace): HTTP/2
+// has no header timeout of its own.
+func TestHTTP2EndlessHeaderBlockIsCutOff(t *testing.T) {
+	checkLeaks(t)
+	o := startRecordingOrigin(t, nil)
+	j := janustest.Start(t, hardeningConfig(o.addr()), nil)
+	addr := j.Addr(t, "h2c")
+	for _, tc := range []struct {
+		desc  string
+		frag  []byte
+		pause time.Duration
+	}{
+		{"empty CONTINUATION frames as fast as possible", nil, 0},
+		{"a CONTINUATION byte every 100ms", []byte{0x40}, 100 * time.Millisecond},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			stop := make(chan struct{})
+			type normal struct {
+				slowest time.Duration
+				n       int
+				err     error
+			}
+			done := make(chan normal, 1)
+			go func() {
+				s, n, err := servedMeanwhile(t, addr, stop)
+				done <- normal{s, n, err}
+			}()
+			h := dialH2Raw(t, addr)
+			h.hb.Reset()
+			for _, f := range get2("/endless") {
+				_ = h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+			}
+			start := time.Now()
+			err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hb.Bytes(), EndHeaders: false, EndStream: true})
+			frames := 0
+			for err == nil && time.Since(start) < 15*time.Second {
+				err = h.fr.WriteContinuation(1, false, tc.frag)
+				frames++
+				if tc.pause > 0 {
+					time.Sleep(tc.pause)
+				}
+			}
+			took := time.Since(start)
+			close(stop)
+			nr := <-done
+			t.Logf("%d CONTINUATION frames in %v until %v; normal client: %d requests, slowest %v", frames, took.Round(time.Millisecond), err, nr.n, nr.slowest)
+			if err == nil || took > 5*time.Second {
+				t.Errorf("the endless header block was cut off after %v (%v), want within idle+1s (3s)", took, err)
+			}
+			if nr.err != nil || nr.slowest > time.Second {
+				t.Errorf("a normal client meanwhile: %v, slowest %v", nr.err, nr.slowest)
+			}
+			for _, r := range o.requests() {
+				if r.Target == "/endless" {
+					t.Errorf("the endless request reached the origin")
+				}
+			}
+		})
 	}
 }

@@ -60,6 +60,7 @@ type recordingOrigin struct {
 	reqs  []recorded
 	conns map[net.Conn]struct{}
 	total int       // connections accepted
+	peak  int       // most connections open at once
 	last  time.Time // when a byte last arrived
 	wg    sync.WaitGroup
 }
@@ -92,6 +93,7 @@ func (o *recordingOrigin) accept() {
 		o.mu.Lock()
 		o.conns[c] = struct{}{}
 		o.total++
+		o.peak = max(o.peak, len(o.conns))
 		o.mu.Unlock()
 		o.wg.Add(1)
 		go o.serve(c)
@@ -276,8 +278,8 @@ func hardeningConfig(target string) string { return hardeningConfigWS(target, ""
 
 // hardeningConfigWS is hardeningConfig with, when wsTarget is not empty,
 // paths under /ws routed to the pool "ws" of that target. A second
-// listener, "h2c", has the same routes and takes HTTP/2 with prior
-// knowledge.
+// listener, "h2c", has the same routes, takes HTTP/2 with prior knowledge,
+// and closes idle connections after 2s.
 func hardeningConfigWS(target, wsTarget string) string {
 	routes := `
       routes:
@@ -301,7 +303,7 @@ listeners:
     listen: 127.0.0.1:0
     h2c: true
     max_header_bytes: 16KiB
-    timeouts: {header: 1s, idle: 5s, tunnel_idle: 1s, response: 5s}
+    timeouts: {header: 1s, idle: 2s, tunnel_idle: 1s, response: 5s}
     reverse:%s
 upstreams:
   rec:
