@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -90,3 +91,5 @@ func rawExchange(t *testing.T, addr, request string) (status string, resp *http.
 	resp.Body.Close()
 	return fmt.Sprint(resp.StatusCode), resp
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

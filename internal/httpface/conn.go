@@ -67,6 +67,10 @@ type conn struct {
 	detached   bool
 	tunnelRefs atomic.Int32
 
+	// stripAuthorization drops the Authorization field from the request
+	// sent upstream: a route's Basic auth consumed it.
+	stripAuthorization bool
+
 	// Strings that usually repeat on a connection, kept so that repeats
 	// cost a comparison rather than an allocation.
 	strs     stringCache

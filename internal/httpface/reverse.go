@@ -59,6 +59,11 @@ func (c *conn) route(f http1.Framing) bool {
 	c.x.route = rt
 	c.x.rule = rt.Name
 	c.m.params = params
+	c.stripAuthorization = false
+	if g := s.routeGate(rt); g != nil && !c.admit(g) {
+		return !c.x.closeConn
+	}
+	c.x.rule = rt.Name
 	switch rt.Action {
 	case reverse.Proxy:
 		return c.proxyRoute(f, rt)
@@ -319,6 +324,9 @@ func (c *conn) buildReverseOutbound(f http1.Framing, rt *reverse.Route) plan {
 	}
 	if !p.expect && httpmsg.EqualFold(h.Get("Expect"), "100-continue") {
 		h.Del("Expect")
+	}
+	if c.stripAuthorization {
+		h.Del("Authorization") // Janus's credentials, not the upstream's
 	}
 	// Forwarding removes hop-by-hop fields (those Connection names too)
 	// before adding its own, so Connection cannot remove them.

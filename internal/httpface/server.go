@@ -80,6 +80,9 @@ type Options struct {
 	Routes     *reverse.Table
 	Forwarding *reverse.Forwarding
 	Upstreams  map[string]*Upstream
+	// RouteGates holds each route's access control by route index (nil
+	// entries, or a short slice, mean none).
+	RouteGates []*RouteGate
 
 	// Scheme is how clients reach the listener: "http" (default) or
 	// "https" when the server package terminated TLS first.

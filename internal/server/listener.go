@@ -92,6 +92,7 @@ func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 			o.Routes = s.cfg.ReverseTable(i)
 			o.Forwarding = reverse.NewForwarding(s.cfg.ForwardingOptions(i))
 			o.Upstreams = s.upstreams
+			o.RouteGates = s.routeGates(lc)
 		}
 		l.http = httpface.New(o)
 	}
@@ -122,21 +123,29 @@ func (s *Server) accessLog() httpface.AccessLog {
 }
 
 func (s *Server) buildGate(fc *config.Forward) (*gate.Gate, error) {
-	g := &gate.Gate{
+	return &gate.Gate{
 		Policy:       s.cfg.Policy(fc.Policy),
+		Users:        s.users,
 		AuthRequired: fc.AuthRequired(),
 		ConnectPorts: fc.ConnectPortSet(),
+	}, nil
+}
+
+// buildUsers makes the one user database every gate shares, so that a
+// verified password is remembered across listeners; nil without users.
+func (s *Server) buildUsers() error {
+	users := s.cfg.UserList()
+	if len(users) == 0 {
+		return nil
 	}
-	if users := s.cfg.UserList(); len(users) > 0 {
-		var salt [16]byte
-		_, _ = rand.Read(salt[:])
-		db, err := gate.NewUsers(users, s.cfg.Users.CacheTTL.Or(config.DefaultCredentialsTTL), salt)
-		if err != nil {
-			return nil, err
-		}
-		g.Users = db
+	var salt [16]byte
+	_, _ = rand.Read(salt[:])
+	db, err := gate.NewUsers(users, s.cfg.Users.CacheTTL.Or(config.DefaultCredentialsTTL), salt)
+	if err != nil {
+		return err
 	}
-	return g, nil
+	s.users = db
+	return nil
 }
 
 func maxConns(lc *config.Listener) int {
@@ -332,4 +341,23 @@ func (l *listener) closeFaces() {
 	if l.http != nil {
 		l.http.Close()
 	}
+}
+
+// routeGates builds each route's access control (policy and Basic auth).
+func (s *Server) routeGates(lc *config.Listener) []*httpface.RouteGate {
+	var gates []*httpface.RouteGate
+	for j, rt := range lc.Reverse.Routes {
+		if rt.Policy == "" && rt.Auth != "basic" {
+			continue
+		}
+		for len(gates) <= j {
+			gates = append(gates, nil)
+		}
+		g := &gate.Gate{Users: s.users}
+		if rt.Policy != "" {
+			g.Policy = s.cfg.Policy(rt.Policy)
+		}
+		gates[j] = &httpface.RouteGate{Gate: g, Basic: rt.Auth == "basic", Realm: rt.Realm}
+	}
+	return gates
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/config"
+	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/httpface"
 	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/outbound"
@@ -41,6 +42,7 @@ type Server struct {
 	access    *observe.AccessLog
 	dialer    *outbound.Dialer
 	listeners []*listener
+	users     *gate.Users                   // shared by every gate; nil without users
 	registry  *upstream.Registry            // upstream hosts' state
 	upstreams map[string]*httpface.Upstream // by name, for the reverse face
 
@@ -68,6 +70,10 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		// default: idle timeouts end dead connections, and each enabled
 		// probe costs three setsockopt calls per connection.
 		KeepAlive: -1,
+	}
+	if err := s.buildUsers(); err != nil {
+		s.closeAccessLog()
+		return nil, err
 	}
 	if err := s.buildUpstreams(); err != nil {
 		s.closeAccessLog()
