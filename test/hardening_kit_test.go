@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,6 +55,9 @@ func fixedAnswer(req *recorded, w *bufio.Writer) bool {
 type recordingOrigin struct {
 	ln     net.Listener
 	answer originAnswer
+	// headsOnly makes the origin answer as soon as a head is in, without
+	// reading any content: as an origin that refuses a request early does.
+	headsOnly atomic.Bool
 
 	mu    sync.Mutex
 	raw   bytes.Buffer
@@ -139,7 +143,13 @@ func (o *recordingOrigin) serve(c net.Conn) {
 	br := bufio.NewReader(recorder{o, c})
 	bw := bufio.NewWriter(c)
 	for {
-		req, err := readLenientRequest(br)
+		var req *recorded
+		var err error
+		if o.headsOnly.Load() {
+			req, err = readLenientHead(br)
+		} else {
+			req, err = readLenientRequest(br)
+		}
 		if err != nil {
 			return
 		}
@@ -190,6 +200,15 @@ func (o *recordingOrigin) reset() {
 
 // readLenientRequest parses one request as a lenient origin would.
 func readLenientRequest(br *bufio.Reader) (*recorded, error) {
+	req, err := readLenientHead(br)
+	if err != nil {
+		return nil, err
+	}
+	return req, readLenientBody(br, req)
+}
+
+// readLenientHead parses a request line and fields.
+func readLenientHead(br *bufio.Reader) (*recorded, error) {
 	line, err := readLenientLine(br)
 	for err == nil && line == "" {
 		line, err = readLenientLine(br)
@@ -205,6 +224,11 @@ func readLenientRequest(br *bufio.Reader) (*recorded, error) {
 	if err := readLenientFields(br, req.Header); err != nil {
 		return nil, err
 	}
+	return req, nil
+}
+
+// readLenientBody reads the content of req as its fields frame it.
+func readLenientBody(br *bufio.Reader, req *recorded) error {
 	switch {
 	case strings.Contains(strings.ToLower(strings.Join(req.Header.Values("Transfer-Encoding"), ",")), "chunked"):
 		req.Trailer = http.Header{}
@@ -212,39 +236,39 @@ func readLenientRequest(br *bufio.Reader) (*recorded, error) {
 		for {
 			sz, err := readLenientLine(br)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			sz, _, _ = strings.Cut(sz, ";")
 			n, err := strconv.ParseInt(strings.TrimSpace(sz), 16, 64)
 			if err != nil || n < 0 || n > 64<<20 {
-				return nil, fmt.Errorf("chunk size %q", sz)
+				return fmt.Errorf("chunk size %q", sz)
 			}
 			if n == 0 {
 				break
 			}
 			if _, err := io.CopyN(&body, br, n); err != nil {
-				return nil, err
+				return err
 			}
 			if _, err := readLenientLine(br); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if err := readLenientFields(br, req.Trailer); err != nil {
-			return nil, err
+			return err
 		}
 		req.Body = body.String()
 	case req.Header.Get("Content-Length") != "":
 		n, err := strconv.ParseInt(strings.TrimSpace(req.Header.Get("Content-Length")), 10, 64)
 		if err != nil || n < 0 || n > 64<<20 {
-			return nil, fmt.Errorf("content-length %q", req.Header.Get("Content-Length"))
+			return fmt.Errorf("content-length %q", req.Header.Get("Content-Length"))
 		}
 		b := make([]byte, n)
 		if _, err := io.ReadFull(br, b); err != nil {
-			return nil, err
+			return err
 		}
 		req.Body = string(b)
 	}
-	return req, nil
+	return nil
 }
 
 func readLenientFields(br *bufio.Reader, h http.Header) error {
@@ -385,6 +409,7 @@ type rawResponse struct {
 	Status int
 	Header http.Header
 	Body   string
+	Close  bool // it said Connection: close (net/http takes that field out of Header)
 }
 
 // rawResult is what a raw exchange saw.
@@ -435,7 +460,7 @@ func readRaw(c net.Conn, br *bufio.Reader, want int, closeWait time.Duration) ra
 		}
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		res.Responses = append(res.Responses, rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: string(b)})
+		res.Responses = append(res.Responses, rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: string(b), Close: resp.Close})
 		if err != nil {
 			res.Err = err
 			res.Closed = true

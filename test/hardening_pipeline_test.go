@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -220,5 +221,40 @@ func TestAbsoluteFormTargetNamesTheSite(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestContentTheOriginDeclinedIsNeverSent: a request with Expect:
+// 100-continue that the origin answers at once, without asking for the
+// content, has its content left unsent: what the client sends next on that
+// connection (here a request hidden as content) is neither forwarded nor
+// parsed, and the connection closes.
+func TestContentTheOriginDeclinedIsNeverSent(t *testing.T) {
+	checkLeaks(t)
+	o := startRecordingOrigin(t, nil)
+	o.headsOnly.Store(true)
+	j := janustest.Start(t, hardeningConfig(o.addr()), nil)
+	c, err := net.DialTimeout("tcp", j.Addr(t, "web"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(smuggled))
+	br := bufio.NewReader(c)
+	first := readRaw(c, br, 1, 100*time.Millisecond)
+	if got := first.statuses(); !slices.Equal(got, []int{200}) || !first.Responses[0].Close {
+		t.Fatalf("statuses %v %v (err %v), want 200 with Connection: close", got, first.Responses, first.Err)
+	}
+	_, _ = io.WriteString(c, smuggled)
+	rest := readRaw(c, br, 1, 3*time.Second)
+	if len(rest.Responses) != 0 || !rest.Closed {
+		t.Errorf("after the declined content: statuses %v, closed %v", rest.statuses(), rest.Closed)
+	}
+	if got := originParsed(o); !slices.Equal(got, []string{"POST /a"}) {
+		t.Errorf("origin parsed %q", got)
+	}
+	if strings.Contains(o.recording(), "smuggled") {
+		t.Errorf("the declined content reached the origin")
 	}
 }
