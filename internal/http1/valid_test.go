@@ -40,3 +40,34 @@ func TestValidMethodAndTargetAgreeWithReadRequest(t *testing.T) {
 		})
 	}
 }
+
+// FuzzValidRequestLine checks that ValidMethod and ValidTarget accept
+// exactly the methods and targets ReadRequest accepts on a request line, so
+// that a codec checking with them sends upstream only what Janus's own
+// HTTP/1.1 parser would have taken from a client.
+func FuzzValidRequestLine(f *testing.F) {
+	for _, s := range [][2]string{
+		{"GET", "/a?b=c"}, {"GET /x", "/"}, {"GET", "/a b"}, {"GET", "/a\tb"}, {"GET", "/a#b"},
+		{"OPTIONS", "*"}, {"GET", "/caf\xc3\xa9"}, {"", "/"}, {"GET", ""}, {"G\x00T", "/"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, method, target string) {
+		if strings.ContainsAny(method+target, "\r\n") {
+			return // another line: not a question about one request line
+		}
+		if method == "CONNECT" || len(target) > 0 && target[0] != '/' && target != "*" {
+			return // authority- and absolute-form targets have rules of their own
+		}
+		if target == "*" && method != "OPTIONS" {
+			return
+		}
+		var r Reader
+		r.Reset(strings.NewReader(method + " " + target + " HTTP/1.1\r\nHost: h\r\n\r\n"))
+		var h httpmsg.RequestHead
+		_, err := ReadRequest(&r, &h, Limits{MaxLine: 1 << 20})
+		if got := ValidMethod(method) && ValidTarget(target); got != (err == nil) {
+			t.Fatalf("method %q target %q: ValidMethod && ValidTarget = %v, ReadRequest error %v", method, target, got, err)
+		}
+	})
+}
