@@ -280,31 +280,50 @@ func h2Normal(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
 }
 
-// servedMeanwhile runs normal HTTP/2 requests on their own connection
-// until stop closes, and reports the slowest and any failure.
-func servedMeanwhile(t *testing.T, addr string, stop <-chan struct{}) (slowest time.Duration, n int, err error) {
+// normalResult is what a normal client saw while an attack went on.
+type normalResult struct {
+	slowest time.Duration
+	n       int // requests served
+	err     error
+}
+
+// serveMeanwhile runs normal HTTP/2 requests on a connection of their own,
+// one every 20ms, until the returned function is called; that function
+// returns what they saw.
+func serveMeanwhile(t *testing.T, addr string) (finish func() normalResult) {
 	client := h2Normal(t)
-	for i := 0; i < 1000; i++ {
-		select {
-		case <-stop:
-			return slowest, n, nil
-		default:
+	stop := make(chan struct{})
+	done := make(chan normalResult, 1)
+	go func() {
+		var r normalResult
+		defer func() { done <- r }()
+		for i := 0; i < 1000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			start := time.Now()
+			resp, err := client.Get("http://" + addr + "/normal")
+			if err != nil {
+				r.err = err
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				r.err = fmt.Errorf("status %d", resp.StatusCode)
+				return
+			}
+			r.slowest = max(r.slowest, time.Since(start))
+			r.n++
+			time.Sleep(20 * time.Millisecond)
 		}
-		start := time.Now()
-		resp, err := client.Get("http://" + addr + "/normal")
-		if err != nil {
-			return slowest, n, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return slowest, n, fmt.Errorf("status %d", resp.StatusCode)
-		}
-		slowest = max(slowest, time.Since(start))
-		n++
-		time.Sleep(20 * time.Millisecond)
+	}()
+	return func() normalResult {
+		close(stop)
+		return <-done
 	}
-	return slowest, n, nil
 }
 
 // TestHTTP2RapidResetDoesNotStarveOthers: a client that opens streams and
@@ -341,21 +360,10 @@ func TestHTTP2RapidResetDoesNotStarveOthers(t *testing.T) {
 			})
 			j := janustest.Start(t, hardeningConfig(o.addr()), nil)
 			addr := j.Addr(t, "h2c")
-			stop := make(chan struct{})
-			type normal struct {
-				slowest time.Duration
-				n       int
-				err     error
-			}
-			done := make(chan normal, 1)
-			go func() {
-				s, n, err := servedMeanwhile(t, addr, stop)
-				done <- normal{s, n, err}
-			}()
+			finish := serveMeanwhile(t, addr)
 			streams, took, how := rapidReset(t, addr, tc.streams)
 			time.Sleep(10 * tc.delay) // let the handlers running and queued finish
-			close(stop)
-			nr := <-done
+			nr := finish()
 			reached := 0
 			for _, r := range o.requests() {
 				if r.Target == "/flood" {
@@ -436,17 +444,7 @@ func TestHTTP2EndlessHeaderBlockIsCutOff(t *testing.T) {
 		{"a CONTINUATION byte every 100ms", []byte{0x40}, 100 * time.Millisecond},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			stop := make(chan struct{})
-			type normal struct {
-				slowest time.Duration
-				n       int
-				err     error
-			}
-			done := make(chan normal, 1)
-			go func() {
-				s, n, err := servedMeanwhile(t, addr, stop)
-				done <- normal{s, n, err}
-			}()
+			finish := serveMeanwhile(t, addr)
 			h := dialH2Raw(t, addr)
 			h.hb.Reset()
 			for _, f := range get2("/endless") {
@@ -463,8 +461,7 @@ func TestHTTP2EndlessHeaderBlockIsCutOff(t *testing.T) {
 				}
 			}
 			took := time.Since(start)
-			close(stop)
-			nr := <-done
+			nr := finish()
 			t.Logf("%d CONTINUATION frames in %v until %v; normal client: %d requests, slowest %v", frames, took.Round(time.Millisecond), err, nr.n, nr.slowest)
 			if err == nil || took > 5*time.Second {
 				t.Errorf("the endless header block was cut off after %v (%v), want within idle+1s (3s)", took, err)

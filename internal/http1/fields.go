@@ -74,28 +74,21 @@ var targetByte = func() (t [256]bool) {
 // token (RFC 9110 §9.1). A codec that carries the method elsewhere (HTTP/2's
 // :method field, which may hold spaces) checks with it before a request
 // goes upstream on an HTTP/1.1 request line, where a space would split it.
-func ValidMethod(m string) bool {
-	if len(m) == 0 {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		if !tchar[m[i]] {
-			return false
-		}
-	}
-	return true
-}
+func ValidMethod(m string) bool { return allIn(m, &tchar) }
 
 // ValidTarget reports whether t may stand as the request-target of an
 // HTTP/1.1 request line, as ReadRequest accepts one: visible ASCII without
 // '#' (RFC 9112 §3.2). HTTP/2's :path may also hold spaces, tabs and
 // non-ASCII bytes, which would split or garble the request line upstream.
-func ValidTarget(t string) bool {
-	if len(t) == 0 {
+func ValidTarget(t string) bool { return allIn(t, &targetByte) }
+
+// allIn reports whether s is not empty and all its bytes are in set.
+func allIn(s string, set *[256]bool) bool {
+	if len(s) == 0 {
 		return false
 	}
-	for i := 0; i < len(t); i++ {
-		if !targetByte[t[i]] {
+	for i := 0; i < len(s); i++ {
+		if !set[s[i]] {
 			return false
 		}
 	}
