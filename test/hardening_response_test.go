@@ -169,3 +169,41 @@ func TestMalformedResponsesAreBadGateway(t *testing.T) {
 		})
 	}
 }
+
+// TestCutResponseIsAnErrorForHTTP10Clients: an HTTP/1.0 client gets
+// content of unknown length delimited by the close of the connection, so a
+// clean close would present a cut response as complete; Janus resets the
+// connection instead, which the client reads as an error.
+func TestCutResponseIsAnErrorForHTTP10Clients(t *testing.T) {
+	checkLeaks(t)
+	for _, tc := range []struct {
+		desc   string
+		answer originAnswer
+	}{
+		{"chunked, cut inside a chunk", cutAnswer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n", 10)},
+		{"chunked, cut between chunks", cutAnswer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\nxxxxxxxxxx\r\n", 0)},
+		{"Content-Length, cut", cutAnswer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 10)},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			o := startRecordingOrigin(t, tc.answer)
+			j := janustest.Start(t, hardeningConfig(o.addr()), nil)
+			c, err := net.DialTimeout("tcp", j.Addr(t, "web"), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_, _ = io.WriteString(c, "GET /cut HTTP/1.0\r\nHost: h\r\n\r\n")
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+			if err != nil {
+				return // no head at all: an error too
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Errorf("an HTTP/1.0 client read a cut response (Content-Length %d) to a clean end", resp.ContentLength)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package httpface
 import (
 	"errors"
 	"io"
+	"net"
 	"time"
 
 	"github.com/janus-proxy/janus/internal/http1"
@@ -143,11 +144,26 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 		// would have from the origin itself (and may resume it with a
 		// Range request), rather than no response at all.
 		_ = c.w.Flush()
+		if !chunkedOut && fr.Kind != http1.LengthBody {
+			// The client's copy ends with the connection (an HTTP/1.0
+			// client, RFC 9112 §6.3): a clean close would say the content
+			// is complete, so the connection is reset instead.
+			c.resetOnClose()
+		}
 		c.x.closeConn = true
 		c.x.err = "relaying response: " + relayErr.Error()
 	}
 	c.logAccess()
 	return false
+}
+
+// resetOnClose makes the client connection's close a reset (RST) rather
+// than an end of stream (FIN). Over TLS the close still sends close_notify,
+// which a client may take as a clean end.
+func (c *conn) resetOnClose() {
+	if tcp, ok := c.raw.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
 }
 
 // consumeBuffered marks content sent straight from the read buffer as read.
