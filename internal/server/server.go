@@ -108,6 +108,7 @@ func (s *Server) buildUpstreams() error {
 		}
 		s.upstreams[name] = &httpface.Upstream{
 			Pool: pool, Attempts: plan.Attempts, ResponseTimeout: plan.ResponseTimeout,
+			RetryStatuses: plan.RetryStatuses, RetryTimeout: plan.RetryTimeout, ProxyProtocol: plan.ProxyProtocol,
 			Protocol: plan.Protocol, TLS: plan.TLS,
 			Transport: httpface.NewUpstreamTransport(plan.Protocol, plan.TLS, s.dialer),
 		}
