@@ -263,3 +263,82 @@ func TestConnectRetriesOverTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestKilledTargetCostsNoRequest: a target killed while clients send
+// requests costs none of them: pooled connections to it, refused
+// connects and cut exchanges all move on to the others, and the health
+// checks take it out.
+func TestKilledTargetCostsNoRequest(t *testing.T) {
+	a := startNamedOrigin(t, "a")
+	b := startNamedOrigin(t, "b")
+	c := startNamedOrigin(t, "c")
+	j := janustest.Start(t, fmt.Sprintf(`
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    h2c: true
+    reverse: {routes: [{name: app, match: {path_prefix: /}, upstream: app}]}
+upstreams:
+  app:
+    targets: [%q, %q, %q]
+    health: {path: /, interval: 100ms, timeout: 1s, fall: 1}
+    retries: {attempts: 3}
+`, a.addr(), b.addr(), c.addr()), nil)
+	base := "http://" + j.Addr(t, "web")
+	var ok, failed atomic.Int32
+	var perOrigin [3]atomic.Int32
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	clients := retryClients(t)
+	workers := 0
+	for front, client := range clients {
+		for range 2 {
+			workers++
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for i := 0; i < 5000; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					resp, err := client.Get(base + "/x")
+					if err != nil {
+						t.Errorf("%s: %v", front, err)
+						failed.Add(1)
+						continue
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						t.Errorf("%s: status %d", front, resp.StatusCode)
+						failed.Add(1)
+						continue
+					}
+					ok.Add(1)
+					if o := resp.Header.Get("X-Origin"); o != "" {
+						perOrigin[o[0]-'a'].Add(1)
+					}
+				}
+			}()
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	b.srv.CloseClientConnections()
+	b.srv.Close()
+	afterKill := perOrigin[1].Load()
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	for range workers {
+		<-done
+	}
+	t.Logf("%d requests served, %d failed; per target a/b/c: %d/%d/%d (b killed after %d)",
+		ok.Load(), failed.Load(), perOrigin[0].Load(), perOrigin[1].Load(), perOrigin[2].Load(), afterKill)
+	if ok.Load() < 50 {
+		t.Errorf("only %d requests served", ok.Load())
+	}
+	// Responses in flight when it was killed may be counted just after.
+	if late := perOrigin[1].Load() - afterKill; late > int32(workers) {
+		t.Errorf("the killed target answered %d requests after it was killed", late)
+	}
+}

@@ -79,7 +79,8 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) exchanged {
 				c.finishPump(oc, &snd, false)
 				return stale
 			}
-			if isTimeout(err) && !snd.started && p.tries.onTimeout() {
+			if !snd.started && oc.R.Count() == readBefore &&
+				(isTimeout(err) && p.tries.onTimeout() || isClosedBeforeResponse(err) && p.tries.onBroken()) {
 				oc.Close()
 				c.m.resp.Status = 0 // no response: a failure of the target's
 				return nextTarget

@@ -373,7 +373,7 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 		fr, err = http1.ReadResponse(&oc.R, &q.resp, q.req.Method, s.limits)
 		if err != nil {
 			oc.Close()
-			if isTimeout(err) && t.onTimeout() {
+			if isTimeout(err) && t.onTimeout() || isClosedBeforeResponse(err) && t.onBroken() {
 				return true
 			}
 			x.upstreamFailed(err)

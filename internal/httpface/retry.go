@@ -72,6 +72,12 @@ func (t *tries) onTimeout() bool {
 	return t != nil && t.replayable && t.u.RetryTimeout && t.next()
 }
 
+// onBroken reports whether a target that closed or reset the connection
+// without a response is given up for another (nginx's default "error").
+func (t *tries) onBroken() bool {
+	return t != nil && t.replayable && t.next()
+}
+
 // idempotent reports whether a request with method may reach a target
 // twice (RFC 9110 §9.2.2).
 // (upstream.Retryable takes a string; this one does not allocate.)

@@ -245,8 +245,11 @@ func (c *conn) proxyTo(host *upstream.Host, oc *http1.ClientConn, p *plan) (next
 		oc.Close()
 		var err error
 		if oc, err = c.dialHost(host); err != nil {
-			c.dialFailed(err)
 			host.End(upstream.Outcome{ConnectFailed: true})
+			if p.tries.next() {
+				return true // the target is gone: nothing was sent
+			}
+			c.dialFailed(err)
 			return false
 		}
 		if res = c.roundTrip(oc, p); res == stale {

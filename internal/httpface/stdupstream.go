@@ -216,7 +216,7 @@ func (x *h2exchange) exchangeStd(t *tries) {
 				}
 			} else {
 				host.End(upstream.Outcome{Latency: time.Since(began)})
-				if ctx.Err() != nil && t.onTimeout() {
+				if ctx.Err() != nil && t.onTimeout() || ctx.Err() == nil && t.onBroken() {
 					continue
 				}
 			}
@@ -342,7 +342,7 @@ func (c *conn) proxyStd(t *tries, f http1.Framing) {
 				}
 			} else {
 				host.End(upstream.Outcome{Latency: time.Since(began)})
-				if ctx.Err() != nil && f.Empty() && t.onTimeout() {
+				if f.Empty() && (ctx.Err() != nil && t.onTimeout() || ctx.Err() == nil && t.onBroken()) {
 					continue
 				}
 			}
