@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -25,6 +26,8 @@ type UpstreamPlan struct {
 	RetryStatuses   []int         // responses that send an idempotent request to another target
 	RetryTimeout    bool          // so does a response head that does not come in time
 	ProxyProtocol   int           // 0: none; 1 or 2: the PROXY protocol version sent to targets
+	MaxIdle         int           // idle connections kept per target
+	IdleTimeout     time.Duration // how long an idle one is kept
 	ResponseTimeout time.Duration // to the response head
 	Protocol        string        // http1, h2c or h2
 	TLS             *tls.Config   // nil: plain TCP to the targets
@@ -34,6 +37,8 @@ type UpstreamPlan struct {
 const (
 	DefaultAttempts        = 2
 	DefaultUpstreamTimeout = 60 * time.Second
+	DefaultMaxIdle         = 64
+	DefaultUpstreamIdle    = 90 * time.Second
 )
 
 // UpstreamPlans returns every checked upstream by name.
@@ -124,6 +129,11 @@ func (v *validator) checkUpstreams() {
 				v.fail(fmt.Sprintf("%s.retries.statuses[%d]", key, i), "want a final status 200-599, not %d", st)
 			}
 		}
+		if u.Keepalive.MaxIdle < 0 || u.Keepalive.MaxIdle > 100000 {
+			v.fail(key+".keepalive.max_idle", "want 1 to 100000 connections")
+		}
+		plan.MaxIdle = cmp.Or(u.Keepalive.MaxIdle, DefaultMaxIdle)
+		plan.IdleTimeout = u.Keepalive.IdleTimeout.Or(DefaultUpstreamIdle)
 		plan.RetryStatuses = r.Statuses
 		plan.RetryTimeout = r.OnTimeout
 		// Zero values take the budget's defaults (20%, 10 per second).

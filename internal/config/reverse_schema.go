@@ -110,6 +110,8 @@ type Upstream struct {
 	Protocol string `yaml:"protocol"`
 	// TLS makes Janus speak TLS to the targets (h2 implies it).
 	TLS *UpstreamTLS `yaml:"tls"`
+	// Keepalive bounds the idle connections kept to each target.
+	Keepalive UpstreamKeepalive `yaml:"keepalive"`
 	// ProxyProtocol is empty (default), "v1" or "v2": each connection to a
 	// target starts with a PROXY protocol header naming the client, as
 	// HAProxy's send-proxy does; such connections serve one client only.
@@ -177,6 +179,13 @@ type UpstreamRetries struct {
 	// OnTimeout does the same when a target sends no response head within
 	// timeouts.response (the per-try timeout).
 	OnTimeout bool `yaml:"on_timeout"`
+}
+
+// UpstreamKeepalive bounds the idle connections kept to each target, as
+// nginx's keepalive and keepalive_timeout do.
+type UpstreamKeepalive struct {
+	MaxIdle     int      `yaml:"max_idle"`     // per target; default 64
+	IdleTimeout Duration `yaml:"idle_timeout"` // default 90s
 }
 
 // UpstreamTimeouts bound the exchange with a target.

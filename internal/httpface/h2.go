@@ -295,7 +295,7 @@ func (x *h2exchange) upstreamConn(host *upstream.Host, u *Upstream) (*http1.Clie
 			return nil, err
 		}
 	}
-	return http1.NewClientConn(tcp, string(x.q.key)), nil
+	return u.clientConn(tcp, x.q.key), nil
 }
 
 // exchange runs the request on oc and relays the response. It reports true

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -26,6 +27,10 @@ type Upstream struct {
 	// does not come within ResponseTimeout.
 	RetryStatuses []int
 	RetryTimeout  bool
+	// MaxIdle and IdleTimeout bound the idle connections kept to each
+	// target; 0 takes the listener's pool defaults.
+	MaxIdle     int
+	IdleTimeout time.Duration
 	// ProxyProtocol (1 or 2) starts each connection to a target with a
 	// PROXY protocol header naming the client; 0 sends none.
 	ProxyProtocol int
@@ -288,7 +293,15 @@ func (c *conn) dialHost(host *upstream.Host) (*http1.ClientConn, error) {
 			return nil, err
 		}
 	}
-	return http1.NewClientConn(tcp, string(c.hostKey(host))), nil
+	return c.x.upstream.clientConn(tcp, c.hostKey(host)), nil
+}
+
+// clientConn wraps a new connection to one of u's targets with u's
+// keep-alive bounds.
+func (u *Upstream) clientConn(tcp *net.TCPConn, key []byte) *http1.ClientConn {
+	oc := http1.NewClientConn(tcp, string(key))
+	oc.MaxIdle, oc.IdleTimeout = u.MaxIdle, u.IdleTimeout
+	return oc
 }
 
 // hostKey is the pool key of a target's connections: its address, and the

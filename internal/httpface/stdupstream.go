@@ -1,6 +1,7 @@
 package httpface
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -39,10 +40,20 @@ func (t *UpstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return t.rt.RoundTrip(req)
 }
 
+// TransportOptions describe an upstream's round-tripper.
+type TransportOptions struct {
+	Protocol    string      // "h2c", "h2" or "http1"
+	TLS         *tls.Config // spoken to the targets; nil for plain TCP
+	MaxIdle     int         // idle connections kept per target (HTTP/1.1 over TLS); 0: 64
+	IdleTimeout time.Duration
+}
+
 // NewUpstreamTransport returns the transport for an upstream that speaks
-// protocol ("h2c", "h2", or "http1" with tlsCfg), or nil when the http1
-// engine serves it (plain HTTP/1.1).
-func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *UpstreamTransport {
+// HTTP/2 or HTTP/1.1 over TLS, or nil when the http1 engine serves it
+// (plain HTTP/1.1).
+func NewUpstreamTransport(o TransportOptions, d Dialer) *UpstreamTransport {
+	protocol, tlsCfg := o.Protocol, o.TLS
+	idle := cmp.Or(o.IdleTimeout, 90*time.Second)
 	t := &UpstreamTransport{}
 	dial := func(ctx context.Context, addr string) (net.Conn, error) {
 		ap, err := netip.ParseAddrPort(addr)
@@ -84,6 +95,7 @@ func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *Upstre
 				return dial(ctx, addr)
 			},
 			ReadIdleTimeout: 30 * time.Second,
+			IdleConnTimeout: idle,
 		}
 	case protocol == "h2":
 		t.rt = &http2.Transport{
@@ -92,6 +104,7 @@ func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *Upstre
 				return dialTLS(ctx, addr, cfg)
 			},
 			ReadIdleTimeout: 30 * time.Second,
+			IdleConnTimeout: idle,
 		}
 	case tlsCfg != nil:
 		alpn := withALPN(tlsCfg, "http/1.1")
@@ -99,8 +112,8 @@ func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *Upstre
 			DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 				return dialTLS(ctx, addr, alpn)
 			},
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
+			MaxIdleConnsPerHost: cmp.Or(o.MaxIdle, 64),
+			IdleConnTimeout:     idle,
 			DisableCompression:  true,
 		}
 	default:
