@@ -1,0 +1,228 @@
+package live
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
+// Heavy hitters use the space-saving algorithm (Metwally, Agrawal and El
+// Abbadi, "Efficient Computation of Frequent and Top-k Elements in Data
+// Streams", 2005): a summary keeps a fixed number of counters; a new key
+// takes over the smallest one and inherits its count as its possible
+// overestimate. Any key whose true weight exceeds the smallest counter is
+// in the summary, so with several times more counters than reported keys a
+// skewed stream's top keys are found exactly. One summary per minute, kept
+// for ten minutes, merged on read: memory is bounded and old traffic ages
+// out a minute at a time.
+
+// counter is one tracked key. rank is the weight the summary orders by
+// (requests or bytes); requests and bytes count from when the key was
+// last taken in, so the one that is not the rank is a lower bound.
+type counter struct {
+	key      string
+	rank     int64
+	overest  int64 // rank may exceed the true weight by at most this
+	requests int64
+	bytes    int64
+	at       int // index in the heap
+}
+
+// summary is a space-saving summary. Counters stay in place; a min-heap of
+// their indices, ordered by rank, finds the smallest in O(log capacity)
+// without touching the key map.
+type summary struct {
+	minute   int64 // the Unix minute it counts
+	cap      int
+	counters []counter
+	heap     []int
+	index    map[string]int // key → index in counters
+}
+
+func newSummary(capacity int) *summary {
+	return &summary{
+		cap: capacity, counters: make([]counter, 0, capacity), heap: make([]int, 0, capacity),
+		index: make(map[string]int, capacity),
+	}
+}
+
+func (s *summary) reset(minute int64) {
+	s.minute = minute
+	s.counters = s.counters[:0]
+	s.heap = s.heap[:0]
+	clear(s.index)
+}
+
+// add counts one entry for key with rank weight w. A key not tracked and
+// with no weight is not taken in, so zero-byte entries do not churn a
+// by-bytes summary.
+func (s *summary) add(key string, w, bytes int64) {
+	if i, ok := s.index[key]; ok {
+		c := &s.counters[i]
+		c.rank += w
+		c.requests++
+		c.bytes += bytes
+		s.down(c.at)
+		return
+	}
+	if w == 0 {
+		return
+	}
+	if len(s.counters) < s.cap {
+		i := len(s.counters)
+		s.counters = append(s.counters, counter{key: key, rank: w, requests: 1, bytes: bytes, at: len(s.heap)})
+		s.heap = append(s.heap, i)
+		s.index[key] = i
+		s.up(len(s.heap) - 1)
+		return
+	}
+	i := s.heap[0]
+	c := &s.counters[i]
+	delete(s.index, c.key)
+	*c = counter{key: key, rank: c.rank + w, overest: c.rank, requests: 1, bytes: bytes, at: 0}
+	s.index[key] = i
+	s.down(0)
+}
+
+func (s *summary) less(a, b int) bool { return s.counters[s.heap[a]].rank < s.counters[s.heap[b]].rank }
+
+func (s *summary) swap(a, b int) {
+	s.heap[a], s.heap[b] = s.heap[b], s.heap[a]
+	s.counters[s.heap[a]].at = a
+	s.counters[s.heap[b]].at = b
+}
+
+func (s *summary) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			return
+		}
+		s.swap(i, p)
+		i = p
+	}
+}
+
+func (s *summary) down(i int) {
+	n := len(s.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && s.less(r, l) {
+			m = r
+		}
+		if !s.less(m, i) {
+			return
+		}
+		s.swap(i, m)
+		i = m
+	}
+}
+
+// Top is one heavy hitter over the window.
+type Top struct {
+	Key      string `json:"key"`
+	Requests int64  `json:"requests"`
+	Bytes    int64  `json:"bytes"` // in + out
+	// Requests and Bytes are lower bounds: they count from when the key
+	// was taken into each minute's summary. Error is how much of the
+	// ranked figure (requests for a by-requests list, bytes for a
+	// by-bytes list) may have been missed before that; 0 means exact.
+	Error int64 `json:"error"`
+}
+
+// topRing is ten minutes of summaries ranked one way.
+type topRing struct {
+	byBytes bool
+	slots   [minuteRing]*summary
+}
+
+func newTopRing(capacity int, byBytes bool) *topRing {
+	r := &topRing{byBytes: byBytes}
+	for i := range r.slots {
+		r.slots[i] = newSummary(capacity)
+		r.slots[i].minute = -1
+	}
+	return r
+}
+
+func (r *topRing) add(minute int64, key string, bytes int64) {
+	s := r.slots[minute%minuteRing]
+	if s.minute != minute {
+		s.reset(minute)
+	}
+	w := int64(1)
+	if r.byBytes {
+		w = bytes
+	}
+	s.add(key, w, bytes)
+}
+
+// top merges the summaries of the window ending at minute and returns the
+// n heaviest keys, heaviest first (ties by key).
+func (r *topRing) top(minute int64, n int) []Top {
+	merged := map[string]*Top{}
+	for _, s := range r.slots {
+		if s.minute <= minute-minuteRing || s.minute > minute {
+			continue
+		}
+		for _, c := range s.counters {
+			t := merged[c.key]
+			if t == nil {
+				t = &Top{Key: strings.Clone(c.key)}
+				merged[c.key] = t
+			}
+			t.Requests += c.requests
+			t.Bytes += c.bytes
+			t.Error += c.overest
+		}
+	}
+	out := make([]Top, 0, len(merged))
+	for _, t := range merged {
+		out = append(out, *t)
+	}
+	rank := func(t *Top) int64 {
+		if r.byBytes {
+			return t.Bytes
+		}
+		return t.Requests
+	}
+	slices.SortFunc(out, func(a, b Top) int {
+		if c := cmp.Compare(rank(&b), rank(&a)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// hostOf returns the host of a target as the faces log it: an absolute URL
+// ("http://host:port/path") or an authority ("host:port"). The port and
+// IPv6 brackets are dropped; the result shares target's memory.
+func hostOf(target string) string {
+	if i := strings.Index(target, "://"); i >= 0 {
+		target = target[i+3:]
+		if j := strings.IndexAny(target, "/?#"); j >= 0 {
+			target = target[:j]
+		}
+		if j := strings.LastIndexByte(target, '@'); j >= 0 {
+			target = target[j+1:]
+		}
+	}
+	if strings.HasPrefix(target, "[") {
+		if j := strings.IndexByte(target, ']'); j > 0 {
+			return target[1:j]
+		}
+		return target
+	}
+	if j := strings.LastIndexByte(target, ':'); j >= 0 {
+		return target[:j]
+	}
+	return target
+}
