@@ -70,7 +70,7 @@ func (s *Server) ServeH2(c net.Conn, done func()) {
 	s.h2.ServeConn(c, &http2.ServeConnOpts{
 		Context:    ctx,
 		BaseConfig: s.h2base,
-		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client) }),
+		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client, protoH2) }),
 	})
 }
 
@@ -90,14 +90,24 @@ type h2req struct {
 
 var h2reqPool = sync.Pool{New: func() any { return new(h2req) }}
 
-// serveH2 answers one HTTP/2 request through the route table.
-func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.AddrPort) {
+// streamProto says which codec carries a request served by serveH2.
+type streamProto uint8
+
+const (
+	protoH2 streamProto = iota // HTTP/2 (RFC 9113), over TLS or h2c
+	protoH3                    // HTTP/3 (RFC 9114), over QUIC
+)
+
+// serveH2 answers one HTTP/2 or HTTP/3 request through the route table:
+// both codecs hand over a net/http request, and from here on they share
+// the route table, header rules and upstream pools.
+func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.AddrPort, proto streamProto) {
 	q := h2reqPool.Get().(*h2req)
 	defer h2reqPool.Put(q)
-	x := h2exchange{s: s, w: w, r: r, q: q, client: client, start: time.Now()}
+	x := h2exchange{s: s, w: w, r: r, q: q, client: client, proto: proto, start: time.Now()}
 	defer x.log()
 	if s.o.Routes == nil || r.Method == http.MethodConnect {
-		x.plain(http.StatusMethodNotAllowed, "not served over HTTP/2 here")
+		x.plain(http.StatusMethodNotAllowed, "not served over "+proto.String()+" here")
 		return
 	}
 	// Requests go upstream in HTTP/1.1, so they must be ones the HTTP/1.1
@@ -121,6 +131,9 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	h.Form = httpmsg.OriginForm
 	h.Path = h.StoreString(r.RequestURI)
 	h.Version = httpmsg.Version{Major: 2}
+	if proto == protoH3 {
+		h.Version = httpmsg.Version{Major: 3}
+	}
 	h.Header.AddString("Host", r.Host)
 	for name, values := range r.Header {
 		for _, v := range values {
@@ -175,6 +188,7 @@ type h2exchange struct {
 	r        *http.Request
 	q        *h2req
 	client   netip.AddrPort
+	proto    streamProto
 	route    *reverse.Route
 	start    time.Time
 	status   int
@@ -187,6 +201,7 @@ func (x *h2exchange) plain(status int, msg string) {
 	x.status = status
 	x.err = msg
 	x.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	x.advertise(x.w.Header())
 	x.w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		_, _ = io.WriteString(x.w, msg+"\n")
@@ -209,6 +224,7 @@ func (x *h2exchange) writeHead(h *httpmsg.ResponseHead) {
 		key := http.CanonicalHeaderKey(string(name))
 		dst[key] = append(dst[key], string(value))
 	}
+	x.advertise(dst)
 	x.status = h.Status
 	x.w.WriteHeader(h.Status)
 }
@@ -441,7 +457,7 @@ func (x *h2exchange) log() {
 		Time:      x.start,
 		Listener:  x.s.o.Listener,
 		Client:    x.client,
-		Protocol:  "h2",
+		Protocol:  x.proto.String(),
 		Method:    x.r.Method,
 		Target:    x.r.RequestURI,
 		Status:    x.status,
