@@ -246,7 +246,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type connTracker struct {
 	mu    sync.Mutex
 	conns map[io.Closer]struct{} // net.Conn, or a QUIC connection
-	zero  chan struct{} // closed when the count drops to zero; nil if nobody waits
+	zero  chan struct{}          // closed when the count drops to zero; nil if nobody waits
 }
 
 func (t *connTracker) add(c io.Closer) {
