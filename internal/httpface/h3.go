@@ -167,9 +167,32 @@ func (c *h3conn) requestStreams() {
 	}
 }
 
-// closeWhenIdle closes a draining connection once its requests are done.
+// closeWhenIdle closes a draining connection once its requests are done
+// and their responses delivered.
 func (c *h3conn) closeWhenIdle() {
 	c.requests.Wait()
+	// A handler returns when quic-go has taken the last bytes, which may
+	// still wait in its send buffers; closing the connection would discard
+	// them (QUIC has no kernel buffer that delivers after a close, as TCP
+	// has). So wait until the connection has been quiet, nothing sent and
+	// nothing received, for about two probe timeouts (RFC 9002 §6.2.1):
+	// then all we sent was acknowledged, or a retransmission would have
+	// broken the silence. The drain's deadline bounds the wait.
+	for {
+		before := c.qc.ConnectionStats()
+		pto := before.SmoothedRTT + 4*before.MeanDeviation + 25*time.Millisecond
+		t := time.NewTimer(max(2*pto, 100*time.Millisecond))
+		select {
+		case <-c.qc.Context().Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		after := c.qc.ConnectionStats()
+		if after.PacketsSent == before.PacketsSent && after.PacketsReceived == before.PacketsReceived {
+			break
+		}
+	}
 	_ = c.raw.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "shutting down")
 }
 
