@@ -115,6 +115,31 @@ func TestLocalExampleWalkThrough(t *testing.T) {
 			t.Errorf("status %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 		}
 	})
+	t.Run("the TLS listener serves HTTP/3 and advertises it", func(t *testing.T) {
+		pem, err := os.ReadFile("../examples/certs/localhost.pem")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		client, _ := h3Client(t, pool, "localhost")
+		resp, err := client.Get("https://" + j.Addr(t, "web-tls") + "/%61dmin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Proto != "HTTP/3.0" || resp.StatusCode != 403 {
+			t.Errorf("%s %d, want HTTP/3.0 403", resp.Proto, resp.StatusCode)
+		}
+		resp, err = tlsClient(pool, "localhost").Get("https://" + j.Addr(t, "web-tls") + "/admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := `h3=":` + strconv.Itoa(int(j.AddrPort(t, "web-tls").Port())) + `"; ma=86400`; resp.Header.Get("Alt-Svc") != want {
+			t.Errorf("Alt-Svc %q, want %q", resp.Header.Get("Alt-Svc"), want)
+		}
+	})
 	t.Run("socks4 to 127.0.0.2 is refused", func(t *testing.T) {
 		c, code := socks4Connect(t, addr, [4]byte{127, 0, 0, 2}, uint16(port), "")
 		if c != nil {
