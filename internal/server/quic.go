@@ -38,10 +38,14 @@ func (l *listener) listenQUIC() error {
 	if !ok {
 		return fmt.Errorf("listener address %s is not TCP", l.ln.Addr())
 	}
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ta.IP, Port: ta.Port, Zone: ta.Zone})
+	// A listening socket, bound as the TCP one is (net.ListenConfig):
+	// quic-go only answers the peers that reach it; nothing here dials.
+	var lc net.ListenConfig
+	pc, err := lc.ListenPacket(context.Background(), "udp", (&net.UDPAddr{IP: ta.IP, Port: ta.Port, Zone: ta.Zone}).String())
 	if err != nil {
 		return err
 	}
+	udp := pc.(*net.UDPConn)
 	tr := &quic.Transport{Conn: udp}
 	ln, err := tr.Listen(httpface.H3TLSConfig(l.tls), l.http.QUICConfig())
 	if err != nil {
