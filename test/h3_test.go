@@ -38,6 +38,17 @@ func bigOrigin(t *testing.T) *httptest.Server {
 	t.Helper()
 	echo := trailerOrigin(t).Config.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cut" {
+			// Promise 1 MiB, send 10 bytes, hang up.
+			c, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n0123456789")
+			_ = rw.Flush()
+			_ = c.Close()
+			return
+		}
 		if r.URL.Path != "/big" {
 			echo.ServeHTTP(w, r)
 			return
@@ -60,6 +71,7 @@ listeners:
   - name: tls
     listen: 127.0.0.1:0
     timeouts: {header: 1s}
+    max_header_bytes: 16KiB
     tls: {certificates: [{cert: %q, key: %q}]}
 %s    reverse:
       routes:
@@ -72,8 +84,9 @@ upstreams:
 
 // TestHTTP3RoundTrip: quic-go's client reaches an origin through a TLS
 // listener over HTTP/3: GET, POST with a streamed body, a 6 MiB response,
-// trailers, a fixed response; the access log says h3; nothing leaks once
-// the client closes.
+// trailers, a fixed response, a response the origin cuts (reset for the
+// client), a head over max_header_bytes (431); the access log says h3;
+// nothing leaks once the client closes.
 func TestHTTP3RoundTrip(t *testing.T) {
 	janustest.CheckGoroutines(t)
 	dir := t.TempDir()
@@ -146,6 +159,36 @@ func TestHTTP3RoundTrip(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || string(body) != "hello\n" {
 			t.Errorf("%d %q", resp.StatusCode, body)
+		}
+	})
+	t.Run("response cut by the origin is cut for the client", func(t *testing.T) {
+		// The stream is reset: before the head reaches the client, or
+		// while it reads the body.
+		resp, err := client.Get(base + "/cut")
+		if err == nil {
+			var body []byte
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Errorf("a cut response read as complete (%d bytes)", len(body))
+			}
+		}
+	})
+	t.Run("header section over max_header_bytes", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", base+"/big-head", nil)
+		req.Header.Set("X-Big", strings.Repeat("h", 20<<10))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("status %d, want 431", resp.StatusCode)
+		}
+		for _, l := range j.Log.Lines() {
+			if l["target"] == "/big-head" {
+				t.Errorf("the request with the oversized head was served: %v", l)
+			}
 		}
 	})
 	line := j.WaitLog(t, func(l map[string]any) bool { return l["proto"] == "h3" && l["target"] == "/upload" })
