@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -21,7 +22,12 @@ import (
 // request.
 type UpstreamPlan struct {
 	Pool            upstream.Options
-	Attempts        int           // targets a request may try when connecting fails, at least 1
+	Attempts        int           // targets a request may try, at least 1
+	RetryStatuses   []int         // responses that send an idempotent request to another target
+	RetryTimeout    bool          // so does a response head that does not come in time
+	ProxyProtocol   int           // 0: none; 1 or 2: the PROXY protocol version sent to targets
+	MaxIdle         int           // idle connections kept per target
+	IdleTimeout     time.Duration // how long an idle one is kept
 	ResponseTimeout time.Duration // to the response head
 	Protocol        string        // http1, h2c or h2
 	TLS             *tls.Config   // nil: plain TCP to the targets
@@ -31,6 +37,8 @@ type UpstreamPlan struct {
 const (
 	DefaultAttempts        = 2
 	DefaultUpstreamTimeout = 60 * time.Second
+	DefaultMaxIdle         = 64
+	DefaultUpstreamIdle    = 90 * time.Second
 )
 
 // UpstreamPlans returns every checked upstream by name.
@@ -116,6 +124,18 @@ func (v *validator) checkUpstreams() {
 		if plan.Attempts == 0 {
 			plan.Attempts = DefaultAttempts
 		}
+		for i, st := range r.Statuses {
+			if st < 200 || st > 599 {
+				v.fail(fmt.Sprintf("%s.retries.statuses[%d]", key, i), "want a final status 200-599, not %d", st)
+			}
+		}
+		if u.Keepalive.MaxIdle < 0 || u.Keepalive.MaxIdle > 100000 {
+			v.fail(key+".keepalive.max_idle", "want 1 to 100000 connections")
+		}
+		plan.MaxIdle = cmp.Or(u.Keepalive.MaxIdle, DefaultMaxIdle)
+		plan.IdleTimeout = u.Keepalive.IdleTimeout.Or(DefaultUpstreamIdle)
+		plan.RetryStatuses = r.Statuses
+		plan.RetryTimeout = r.OnTimeout
 		// Zero values take the budget's defaults (20%, 10 per second).
 		plan.Pool.Retry = upstream.BudgetOptions{Ratio: float64(r.Budget), MinPerSecond: float64(r.MinPerSecond)}
 		plan.ResponseTimeout = u.Timeouts.Response.Or(DefaultUpstreamTimeout)
@@ -130,6 +150,20 @@ func (v *validator) checkUpstreams() {
 			}
 		default:
 			v.fail(key+".protocol", "unknown protocol %q (want http1, h2c or h2)", u.Protocol)
+		}
+		switch u.ProxyProtocol {
+		case "":
+		case "v1":
+			plan.ProxyProtocol = 1
+		case "v2":
+			plan.ProxyProtocol = 2
+		default:
+			v.fail(key+".proxy_protocol", "unknown version %q (want v1 or v2)", u.ProxyProtocol)
+		}
+		if plan.ProxyProtocol != 0 && (plan.Protocol != "http1" || u.TLS != nil) {
+			// Shared transports (TLS, HTTP/2) pool connections across
+			// clients, and a PROXY header names one client.
+			v.fail(key+".proxy_protocol", "is sent on plain HTTP/1.1 connections only (protocol http1 without tls)")
 		}
 		if u.Protocol == "h2c" && u.TLS != nil {
 			v.fail(key+".tls", "h2c is HTTP/2 without TLS: use protocol h2 with tls")

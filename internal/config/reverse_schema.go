@@ -110,6 +110,12 @@ type Upstream struct {
 	Protocol string `yaml:"protocol"`
 	// TLS makes Janus speak TLS to the targets (h2 implies it).
 	TLS *UpstreamTLS `yaml:"tls"`
+	// Keepalive bounds the idle connections kept to each target.
+	Keepalive UpstreamKeepalive `yaml:"keepalive"`
+	// ProxyProtocol is empty (default), "v1" or "v2": each connection to a
+	// target starts with a PROXY protocol header naming the client, as
+	// HAProxy's send-proxy does; such connections serve one client only.
+	ProxyProtocol string `yaml:"proxy_protocol"`
 }
 
 // UpstreamTLS configures TLS to upstream targets.
@@ -166,6 +172,20 @@ type UpstreamRetries struct {
 	Attempts     int   `yaml:"attempts"`       // total tries per request, 1 = no retry; default 2
 	Budget       Ratio `yaml:"budget"`         // retries at most this share of requests; default 20%
 	MinPerSecond int   `yaml:"min_per_second"` // a floor of retries per second; default 10
+	// Statuses are responses that send an idempotent request whose content
+	// can be sent again to another target (nginx's proxy_next_upstream
+	// http_502 ...); none by default.
+	Statuses []int `yaml:"statuses"`
+	// OnTimeout does the same when a target sends no response head within
+	// timeouts.response (the per-try timeout).
+	OnTimeout bool `yaml:"on_timeout"`
+}
+
+// UpstreamKeepalive bounds the idle connections kept to each target, as
+// nginx's keepalive and keepalive_timeout do.
+type UpstreamKeepalive struct {
+	MaxIdle     int      `yaml:"max_idle"`     // per target; default 64
+	IdleTimeout Duration `yaml:"idle_timeout"` // default 90s
 }
 
 // UpstreamTimeouts bound the exchange with a target.

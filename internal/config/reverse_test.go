@@ -86,6 +86,10 @@ func TestReverseConfigErrors(t *testing.T) {
 			[]string{"t.yaml:5: upstreams.a.health.expect: bad status range"}},
 		{"hash without a key", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a: {targets: ['127.0.0.1:1'], balance: hash}\n",
 			[]string{"upstreams.a.hash: the hash balancer needs hash.source"}},
+		{"bad retry status", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a:\n    targets: ['127.0.0.1:1']\n    retries:\n      statuses: [503, 99]\n",
+			[]string{"t.yaml:8: upstreams.a.retries.statuses[1]: want a final status 200-599, not 99"}},
+		{"PROXY protocol to upstreams", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a: {targets: ['127.0.0.1:1'], proxy_protocol: v3}\n  b: {targets: ['127.0.0.1:1'], protocol: h2c, proxy_protocol: v2}\n",
+			[]string{"t.yaml:5: upstreams.a.proxy_protocol: unknown version \"v3\"", "t.yaml:6: upstreams.b.proxy_protocol: is sent on plain HTTP/1.1 connections only"}},
 		{"bad share", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a: {targets: ['127.0.0.1:1'], eject: {max_share: 150%}}\n",
 			[]string{"upstreams.a.eject.max_share: bad share"}},
 	} {

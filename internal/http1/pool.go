@@ -17,6 +17,11 @@ type ClientConn struct {
 	R      Reader
 	W      Writer
 	Reused bool // it came from a Pool (it served a request before)
+	// MaxIdle and IdleTimeout, when set, replace the Pool's MaxIdlePerKey
+	// and IdleTimeout for this connection's key (an upstream's own
+	// keep-alive settings).
+	MaxIdle     int
+	IdleTimeout time.Duration
 
 	key       string
 	idleSince time.Time
@@ -84,6 +89,20 @@ func (p *Pool) timeout() time.Duration {
 	return 90 * time.Second
 }
 
+func (c *ClientConn) maxIdle(p *Pool) int {
+	if c.MaxIdle > 0 {
+		return c.MaxIdle
+	}
+	return p.maxIdle()
+}
+
+func (c *ClientConn) timeout(p *Pool) time.Duration {
+	if c.IdleTimeout > 0 {
+		return c.IdleTimeout
+	}
+	return p.timeout()
+}
+
 // Get returns an idle connection to key, most recently used first, or nil.
 // It closes the expired and stale ones it meets on the way.
 func (p *Pool) Get(key []byte) *ClientConn {
@@ -100,7 +119,7 @@ func (p *Pool) Get(key []byte) *ClientConn {
 		p.idle[c.key] = stack[:len(stack)-1]
 		p.count--
 		p.mu.Unlock()
-		if now.Sub(c.idleSince) > p.timeout() || c.isStale() {
+		if now.Sub(c.idleSince) > c.timeout(p) || c.isStale() {
 			c.Close()
 			continue
 		}
@@ -131,7 +150,7 @@ func (p *Pool) Put(c *ClientConn) bool {
 	}
 	stack := p.idle[c.key]
 	var evicted *ClientConn
-	if len(stack) >= p.maxIdle() {
+	if len(stack) >= c.maxIdle(p) {
 		evicted = stack[0]
 		copy(stack, stack[1:])
 		stack = stack[:len(stack)-1]
@@ -183,7 +202,9 @@ func (p *Pool) Close() {
 // connections do not hold descriptors long after the origin forgot them. It
 // ends when the pool is empty or closed.
 func (p *Pool) sweep(wake <-chan struct{}) {
-	interval := max(p.timeout()/4, time.Second)
+	// At most 5s apart: connections may carry idle timeouts of their own,
+	// shorter than the pool's.
+	interval := max(min(p.timeout()/4, 5*time.Second), time.Second)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -202,7 +223,7 @@ func (p *Pool) sweep(wake <-chan struct{}) {
 		for key, stack := range p.idle {
 			kept := stack[:0]
 			for _, c := range stack {
-				if now.Sub(c.idleSince) > p.timeout() {
+				if now.Sub(c.idleSince) > c.timeout(p) {
 					expired = append(expired, c)
 				} else {
 					kept = append(kept, c)

@@ -95,6 +95,7 @@ type messages struct {
 	tgtBuf   []byte
 	params   reverse.Params // what the route table learned (reverse face)
 	reply    reverse.Reply  // a redirect or fixed response of a route's
+	tries    tries          // the targets of a reverse-face request
 	pumpDone chan pumpResult
 }
 
@@ -118,6 +119,7 @@ func (c *conn) dropMessages() {
 	m.body.Reset(nil, http1.Framing{}, 400, 0)
 	m.rb.Reset(nil, http1.Framing{}, 502, 0)
 	m.entry = observe.Entry{}
+	m.tries = tries{}
 	if m.req.Header.Len() > 128 || cap(m.keyBuf) > 4096 || cap(m.tgtBuf) > 16<<10 {
 		return // unusually large: let it go rather than pin it
 	}

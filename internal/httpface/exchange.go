@@ -32,11 +32,10 @@ type sending struct {
 	err      error
 }
 
-// roundTrip sends the request on oc and relays the response. It reports
-// true, having written nothing to the client, when oc turned out to be a
-// pooled connection the origin had closed and the request may go again on a
-// fresh one; it then leaves oc to the caller.
-func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
+// roundTrip sends the request on oc and relays the response. When it
+// returns stale or nextTarget it has written nothing to the client; on
+// stale it leaves oc to the caller.
+func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) exchanged {
 	s := c.s
 	f := p.f
 	_ = oc.Conn.SetDeadline(time.Now().Add(c.responseTimeout()))
@@ -78,25 +77,31 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 		if err != nil {
 			if oc.Reused && !snd.started && oc.R.Count() == readBefore && isClosedBeforeResponse(err) {
 				c.finishPump(oc, &snd, false)
-				return true
+				return stale
+			}
+			if !snd.started && oc.R.Count() == readBefore &&
+				(isTimeout(err) && p.tries.onTimeout() || isClosedBeforeResponse(err) && p.tries.onBroken()) {
+				oc.Close()
+				c.m.resp.Status = 0 // no response: a failure of the target's
+				return nextTarget
 			}
 			c.responseFailed(oc, &snd, err)
-			return false
+			return answered
 		}
 		if c.m.resp.Status == 101 {
 			if !p.upgrade {
 				c.responseFailed(oc, &snd, errUnasked101)
-				return false
+				return answered
 			}
 			c.switchProtocols(oc)
-			return false
+			return answered
 		}
 		if !c.m.resp.Informational() {
 			break
 		}
 		if interim == maxInterim {
 			c.responseFailed(oc, &snd, errTooManyInterim)
-			return false
+			return answered
 		}
 		if c.m.resp.Status == 100 && p.expect && !snd.started && !snd.pumping {
 			c.startPump(oc, &snd)
@@ -105,6 +110,12 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 			// HTTP/1.0 clients never see 1xx (RFC 9110 §15.2).
 			c.writeInterim()
 		}
+	}
+	if !snd.started && !p.expect && p.tries.onStatus(c.m.resp.Status) {
+		// The content, if any, is still in the read buffer: it goes again
+		// to the next target. This connection's response is not read.
+		oc.Close()
+		return nextTarget
 	}
 	c.consumeBuffered(&snd)
 	if !snd.started && !snd.done {
@@ -154,7 +165,7 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) (retry bool) {
 		c.x.err = "relaying response: " + relayErr.Error()
 	}
 	c.logAccess()
-	return false
+	return answered
 }
 
 // resetOnClose makes the client connection's close a reset (RST) rather
@@ -181,12 +192,12 @@ func (c *conn) consumeBuffered(snd *sending) {
 
 // sendFailed handles a failed write of the request head. On a reused
 // connection it asks for a retry when nothing was consumed.
-func (c *conn) sendFailed(oc *http1.ClientConn, snd *sending, readBefore int64, err error) bool {
+func (c *conn) sendFailed(oc *http1.ClientConn, snd *sending, readBefore int64, err error) exchanged {
 	if oc.Reused && !snd.started && oc.R.Count() == readBefore && isClosedBeforeResponse(err) {
-		return true
+		return stale
 	}
 	c.responseFailed(oc, snd, err)
-	return false
+	return answered
 }
 
 // awaitContinue waits briefly for the origin's first response bytes after

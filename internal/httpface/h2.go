@@ -85,6 +85,7 @@ type h2req struct {
 	tgt    []byte
 	key    []byte
 	entry  observe.Entry
+	tries  tries
 }
 
 var h2reqPool = sync.Pool{New: func() any { return new(h2req) }}
@@ -102,7 +103,10 @@ const (
 // the route table, header rules and upstream pools.
 func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.AddrPort, proto streamProto) {
 	q := h2reqPool.Get().(*h2req)
-	defer h2reqPool.Put(q)
+	defer func() {
+		q.tries = tries{}
+		h2reqPool.Put(q)
+	}()
 	x := h2exchange{s: s, w: w, r: r, q: q, client: client, proto: proto, start: time.Now()}
 	defer x.log()
 	if s.o.Routes == nil || r.Method == http.MethodConnect {
@@ -246,66 +250,74 @@ func (x *h2exchange) static() {
 	}
 }
 
-// proxy sends the request to a target of the route's pool in HTTP/1.1 and
-// relays the response, trailers included.
+// proxy sends the request to a target of the route's pool and relays the
+// response, trailers included, moving on to other targets as tries allows.
 func (x *h2exchange) proxy() {
-	s, q := x.s, x.q
+	s, q, r := x.s, x.q, x.r
 	u := s.o.Upstreams[x.route.Upstream]
 	if u == nil || u.Pool == nil {
 		x.plain(http.StatusBadGateway, "no such upstream")
 		return
 	}
-	budget := u.Pool.Budget()
-	budget.Request()
-	preq := upstream.Request{ClientIP: x.client.Addr(), URI: q.req.Path, Header: &q.req.Header}
-	var tried [4]*upstream.Host
-	exclude := tried[:0]
-	var lastErr error
-	for attempt := 0; attempt < max(u.Attempts, 1); attempt++ {
-		if attempt > 0 && !budget.Allow() {
-			break
-		}
-		host, err := u.Pool.Pick(&preq, exclude...)
-		if err != nil {
-			break
-		}
-		if u.Transport != nil {
-			x.exchangeStd(host, u)
-			return
-		}
-		oc, err := x.upstreamConn(host)
-		if err != nil {
-			host.End(upstream.Outcome{ConnectFailed: true})
-			lastErr = err
-			exclude = append(exclude, host)
-			continue
-		}
-		x.exchange(host, oc, u)
+	if r.Context().Err() != nil {
+		// Reset by the client before its turn (a rapid reset): no target
+		// hears of it.
+		x.err = "stream reset by the client"
 		return
 	}
-	if lastErr == nil {
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	t := &q.tries
+	preq := upstream.Request{ClientIP: x.client.Addr(), URI: q.req.Path, Header: &q.req.Header}
+	if err := t.start(u, preq, !hasBody && upstream.Retryable(r.Method, true)); err != nil {
 		x.plain(http.StatusServiceUnavailable, "no healthy target in upstream "+x.route.Upstream)
 		return
 	}
-	x.plain(http.StatusBadGateway, "cannot reach the upstream: "+lastErr.Error())
+	if u.Transport != nil {
+		x.exchangeStd(t)
+		return
+	}
+	for {
+		oc, err := x.upstreamConn(t.host, u)
+		if err != nil {
+			t.host.End(upstream.Outcome{ConnectFailed: true})
+			if r.Context().Err() == nil && t.next() {
+				continue
+			}
+			x.plain(http.StatusBadGateway, "cannot reach the upstream: "+err.Error())
+			return
+		}
+		if !x.exchange(t, oc) {
+			return
+		}
+	}
 }
 
-func (x *h2exchange) upstreamConn(host *upstream.Host) (*http1.ClientConn, error) {
-	x.q.key = host.Addr().AppendTo(x.q.key[:0])
+func (x *h2exchange) upstreamConn(host *upstream.Host, u *Upstream) (*http1.ClientConn, error) {
+	x.q.key = poolKey(x.q.key[:0], host, u, x.client)
 	if oc := x.s.pool.Get(x.q.key); oc != nil {
 		return oc, nil
 	}
 	ip, port := host.DialAddr()
-	tcp, err := x.s.o.Dialer.DialTCP(x.s.ctx, ip, port, nil)
+	// The stream's context: a stream reset while connecting stops the dial.
+	tcp, err := x.s.o.Dialer.DialTCP(x.r.Context(), ip, port, nil)
 	if err != nil {
 		return nil, err
 	}
-	return http1.NewClientConn(tcp, string(x.q.key)), nil
+	if u.ProxyProtocol != 0 {
+		local, _ := x.r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if err := sendProxyHeader(tcp, u.ProxyProtocol, x.client, addrPortOf(local), x.s.o.IdleTimeout); err != nil {
+			tcp.Close()
+			return nil, err
+		}
+	}
+	return u.clientConn(tcp, x.q.key), nil
 }
 
-// exchange runs the request on oc and relays the response.
-func (x *h2exchange) exchange(host *upstream.Host, oc *http1.ClientConn, u *Upstream) {
+// exchange runs the request on oc and relays the response. It reports true
+// when the target's answer was set aside for the next target of t.
+func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 	s, q, r := x.s, x.q, x.r
+	host, u := t.host, t.u
 	host.Begin()
 	began := time.Now()
 	outcome := upstream.Outcome{}
@@ -362,13 +374,13 @@ func (x *h2exchange) exchange(host *upstream.Host, oc *http1.ClientConn, u *Upst
 		if err != nil {
 			oc.Close()
 			x.plain(http.StatusBadRequest, "request content: "+err.Error())
-			return
+			return false
 		}
 	}
 	if err := oc.W.Flush(); err != nil {
 		oc.Close()
 		x.upstreamFailed(err)
-		return
+		return false
 	}
 	var fr http1.Framing
 	for {
@@ -376,15 +388,22 @@ func (x *h2exchange) exchange(host *upstream.Host, oc *http1.ClientConn, u *Upst
 		fr, err = http1.ReadResponse(&oc.R, &q.resp, q.req.Method, s.limits)
 		if err != nil {
 			oc.Close()
+			if isTimeout(err) && t.onTimeout() || isClosedBeforeResponse(err) && t.onBroken() {
+				return true
+			}
 			x.upstreamFailed(err)
-			return
+			return false
 		}
 		if !q.resp.Informational() {
 			break
 		}
 	}
-	_ = oc.Conn.SetDeadline(time.Now().Add(s.o.IdleTimeout))
 	outcome.Status = q.resp.Status
+	if t.onStatus(q.resp.Status) {
+		oc.Close()
+		return true
+	}
+	_ = oc.Conn.SetDeadline(time.Now().Add(s.o.IdleTimeout))
 	h := &q.rout
 	h.Reset()
 	h.Status = q.resp.Status
@@ -403,7 +422,7 @@ func (x *h2exchange) exchange(host *upstream.Host, oc *http1.ClientConn, u *Upst
 				oc.Close()
 				x.err = "client went away: " + werr.Error()
 				outcome.Abandoned = true
-				return
+				return false
 			}
 			q.rb.Consume(len(chunk))
 			if flusher != nil && oc.R.Buffered() == 0 {
@@ -433,6 +452,7 @@ func (x *h2exchange) exchange(host *upstream.Host, oc *http1.ClientConn, u *Upst
 	} else {
 		oc.Close()
 	}
+	return false
 }
 
 // upstreamFailed answers 504 for a target too slow, 502 otherwise.

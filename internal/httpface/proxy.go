@@ -12,9 +12,26 @@ import (
 // plan is what the request asks of the exchange beyond the plain case.
 type plan struct {
 	f       http1.Framing
-	upgrade bool // forward Upgrade and join the connections on 101
-	expect  bool // Expect: 100-continue with content still to come
+	upgrade bool   // forward Upgrade and join the connections on 101
+	expect  bool   // Expect: 100-continue with content still to come
+	tries   *tries // the reverse face's targets; nil on the forward face
 }
+
+// exchanged is how a round trip ended.
+type exchanged uint8
+
+const (
+	// answered: the client got a response (the origin's or Janus's own).
+	answered exchanged = iota
+	// stale: a pooled connection turned out closed before the request was
+	// read; nothing was written to the client and the request may go again
+	// on a fresh connection.
+	stale
+	// nextTarget: the target's answer (a retry status, or none in time) was
+	// set aside for the next target tries picked; nothing was written to
+	// the client.
+	nextTarget
+)
 
 // maxInterim bounds the 1xx responses accepted before the final one.
 const maxInterim = 16
@@ -41,8 +58,7 @@ func (c *conn) proxy(f http1.Framing) bool {
 		return !c.x.closeConn
 	}
 	for attempt := 0; ; attempt++ {
-		retry := c.roundTrip(oc, &p)
-		if !retry {
+		if c.roundTrip(oc, &p) != stale {
 			break
 		}
 		// The origin closed a pooled connection before reading the request

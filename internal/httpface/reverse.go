@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -17,9 +19,21 @@ import (
 // sent to it.
 type Upstream struct {
 	Pool *upstream.Pool
-	// Attempts is the number of targets a request may try when connecting
-	// fails (1: no retry); retries also need the pool's budget.
+	// Attempts is the number of targets a request may try (1: no retry);
+	// retries also need the pool's budget.
 	Attempts int
+	// RetryStatuses send a request that may reach a second target (see
+	// tries) to the next one; RetryTimeout does so when the response head
+	// does not come within ResponseTimeout.
+	RetryStatuses []int
+	RetryTimeout  bool
+	// MaxIdle and IdleTimeout bound the idle connections kept to each
+	// target; 0 takes the listener's pool defaults.
+	MaxIdle     int
+	IdleTimeout time.Duration
+	// ProxyProtocol (1 or 2) starts each connection to a target with a
+	// PROXY protocol header naming the client; 0 sends none.
+	ProxyProtocol int
 	// ResponseTimeout bounds the wait for a target's response head (then
 	// 504); 0 means the listener's.
 	ResponseTimeout time.Duration
@@ -182,7 +196,8 @@ func (c *conn) sendFile(plan *reverse.StaticPlan) (int64, error) {
 // and relays the response. A target that cannot be connected to is
 // reported to the pool (passive health) and, while attempts and the pool's
 // retry budget allow, the next target is tried: nothing was sent yet, so
-// that is safe for every method.
+// that is safe for every method. A retry status or a response timeout moves
+// on the same way, for requests that may reach a second target.
 func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 	s := c.s
 	u := s.o.Upstreams[rt.Upstream]
@@ -192,67 +207,67 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 	}
 	c.x.upstream = u
 	p := c.buildReverseOutbound(f, rt)
-	budget := u.Pool.Budget()
-	budget.Request()
+	// Content can go again when it is all in the read buffer: it is
+	// consumed only once a target answers.
+	replayable := idempotent(c.m.req.Method) && !p.expect &&
+		(f.Empty() || f.Kind == http1.LengthBody && int64(c.r.Buffered()) >= f.Length)
+	t := &c.m.tries
 	req := upstream.Request{ClientIP: c.client.Addr(), URI: c.m.req.Path, Header: &c.m.req.Header}
-	var tried [4]*upstream.Host
-	exclude := tried[:0]
-	var lastErr error
-	for attempt := 0; attempt < max(u.Attempts, 1); attempt++ {
-		if attempt > 0 && !budget.Allow() {
-			break
-		}
-		host, err := u.Pool.Pick(&req, exclude...)
-		if err != nil {
-			if lastErr == nil {
-				c.fail(503, "no healthy target in upstream "+rt.Upstream, nil)
-				return !c.x.closeConn
-			}
-			break
-		}
-		if u.Transport != nil {
-			c.proxyStd(host, u, f)
-			return !c.x.closeConn
-		}
-		oc, err := c.upstreamConn(host)
-		if err != nil {
-			host.End(upstream.Outcome{ConnectFailed: true})
-			lastErr = err
-			exclude = append(exclude, host)
-			continue
-		}
-		c.proxyTo(host, oc, &p)
+	if err := t.start(u, req, replayable); err != nil {
+		c.fail(503, "no healthy target in upstream "+rt.Upstream, nil)
 		return !c.x.closeConn
 	}
-	c.dialFailed(lastErr)
-	return !c.x.closeConn
+	if u.Transport != nil {
+		c.proxyStd(t, f)
+		return !c.x.closeConn
+	}
+	p.tries = t
+	for {
+		oc, err := c.upstreamConn(t.host)
+		if err != nil {
+			t.host.End(upstream.Outcome{ConnectFailed: true})
+			if t.next() {
+				continue
+			}
+			c.dialFailed(err)
+			return !c.x.closeConn
+		}
+		if !c.proxyTo(t.host, oc, &p) {
+			return !c.x.closeConn
+		}
+	}
 }
 
 // proxyTo runs the exchange with one target and reports its outcome to the
-// pool.
-func (c *conn) proxyTo(host *upstream.Host, oc *http1.ClientConn, p *plan) {
+// pool. It reports true when the request goes on to the next target.
+func (c *conn) proxyTo(host *upstream.Host, oc *http1.ClientConn, p *plan) (next bool) {
 	host.Begin()
 	start := time.Now()
-	for tries := 0; ; tries++ {
-		retry := c.roundTrip(oc, p)
-		if !retry || tries > 0 {
-			break
-		}
+	res := c.roundTrip(oc, p)
+	if res == stale {
 		// The target closed a pooled connection before reading the
 		// request: one retry on a fresh connection to the same target.
 		oc.Close()
 		var err error
 		if oc, err = c.dialHost(host); err != nil {
-			c.dialFailed(err)
 			host.End(upstream.Outcome{ConnectFailed: true})
-			return
+			if p.tries.next() {
+				return true // the target is gone: nothing was sent
+			}
+			c.dialFailed(err)
+			return false
+		}
+		if res = c.roundTrip(oc, p); res == stale {
+			oc.Close()
+			c.fail(502, "origin closed the connection", nil)
 		}
 	}
 	out := upstream.Outcome{Status: c.m.resp.Status, Latency: time.Since(start)}
-	if c.x.status != c.m.resp.Status {
+	if res != nextTarget && c.x.status != c.m.resp.Status {
 		out.Status = 0 // no usable response: Janus answered 502 or 504
 	}
 	host.End(out)
+	return res == nextTarget
 }
 
 // upstreamConn returns an idle pooled connection to host or a new one.
@@ -272,13 +287,39 @@ func (c *conn) dialHost(host *upstream.Host) (*http1.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return http1.NewClientConn(tcp, string(c.hostKey(host))), nil
+	if v := c.x.upstream.ProxyProtocol; v != 0 {
+		if err := sendProxyHeader(tcp, v, c.client, addrPortOf(c.raw.LocalAddr()), c.s.o.IdleTimeout); err != nil {
+			tcp.Close()
+			return nil, err
+		}
+	}
+	return c.x.upstream.clientConn(tcp, c.hostKey(host)), nil
 }
 
-// hostKey is the pool key of a target's connections: its address.
+// clientConn wraps a new connection to one of u's targets with u's
+// keep-alive bounds.
+func (u *Upstream) clientConn(tcp *net.TCPConn, key []byte) *http1.ClientConn {
+	oc := http1.NewClientConn(tcp, string(key))
+	oc.MaxIdle, oc.IdleTimeout = u.MaxIdle, u.IdleTimeout
+	return oc
+}
+
+// hostKey is the pool key of a target's connections: its address, and the
+// client's when the connections start with a PROXY protocol header that
+// names it.
 func (c *conn) hostKey(host *upstream.Host) []byte {
-	c.m.keyBuf = host.Addr().AppendTo(c.m.keyBuf[:0])
+	c.m.keyBuf = poolKey(c.m.keyBuf[:0], host, c.x.upstream, c.client)
 	return c.m.keyBuf
+}
+
+// poolKey appends the pool key of host's connections for client.
+func poolKey(b []byte, host *upstream.Host, u *Upstream, client netip.AddrPort) []byte {
+	b = host.Addr().AppendTo(b)
+	if u != nil && u.ProxyProtocol != 0 {
+		b = append(b, " for "...)
+		b = client.AppendTo(b)
+	}
+	return b
 }
 
 // buildReverseOutbound makes the request sent upstream: the target as

@@ -1,9 +1,9 @@
 package httpface
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -40,17 +40,32 @@ func (t *UpstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return t.rt.RoundTrip(req)
 }
 
+// TransportOptions describe an upstream's round-tripper.
+type TransportOptions struct {
+	Protocol    string      // "h2c", "h2" or "http1"
+	TLS         *tls.Config // spoken to the targets; nil for plain TCP
+	MaxIdle     int         // idle connections kept per target (HTTP/1.1 over TLS); 0: 64
+	IdleTimeout time.Duration
+}
+
 // NewUpstreamTransport returns the transport for an upstream that speaks
-// protocol ("h2c", "h2", or "http1" with tlsCfg), or nil when the http1
-// engine serves it (plain HTTP/1.1).
-func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *UpstreamTransport {
+// HTTP/2 or HTTP/1.1 over TLS, or nil when the http1 engine serves it
+// (plain HTTP/1.1).
+func NewUpstreamTransport(o TransportOptions, d Dialer) *UpstreamTransport {
+	protocol, tlsCfg := o.Protocol, o.TLS
+	idle := cmp.Or(o.IdleTimeout, 90*time.Second)
 	t := &UpstreamTransport{}
 	dial := func(ctx context.Context, addr string) (net.Conn, error) {
 		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
 			return nil, fmt.Errorf("upstream address %q: %w", addr, err)
 		}
-		return d.DialTCP(ctx, ap.Addr().String(), ap.Port(), nil)
+		c, err := d.DialTCP(ctx, ap.Addr().String(), ap.Port(), nil)
+		if err != nil {
+			// Nothing was sent: any request may try another target.
+			return nil, &connectError{err}
+		}
+		return c, nil
 	}
 	dialTLS := func(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
 		if cfg.ServerName == "" {
@@ -68,7 +83,7 @@ func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *Upstre
 		tc := tls.Client(c, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("TLS to upstream %s: %w", addr, err)
+			return nil, &connectError{fmt.Errorf("TLS to upstream %s: %w", addr, err)}
 		}
 		return tc, nil
 	}
@@ -80,6 +95,7 @@ func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *Upstre
 				return dial(ctx, addr)
 			},
 			ReadIdleTimeout: 30 * time.Second,
+			IdleConnTimeout: idle,
 		}
 	case protocol == "h2":
 		t.rt = &http2.Transport{
@@ -88,6 +104,7 @@ func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *Upstre
 				return dialTLS(ctx, addr, cfg)
 			},
 			ReadIdleTimeout: 30 * time.Second,
+			IdleConnTimeout: idle,
 		}
 	case tlsCfg != nil:
 		alpn := withALPN(tlsCfg, "http/1.1")
@@ -95,8 +112,8 @@ func NewUpstreamTransport(protocol string, tlsCfg *tls.Config, d Dialer) *Upstre
 			DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 				return dialTLS(ctx, addr, alpn)
 			},
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
+			MaxIdleConnsPerHost: cmp.Or(o.MaxIdle, 64),
+			IdleConnTimeout:     idle,
 			DisableCompression:  true,
 		}
 	default:
@@ -150,8 +167,9 @@ func stdRequest(ctx context.Context, u *Upstream, host *upstream.Host, out *http
 }
 
 // exchangeStd is the HTTP/2 front's exchange with a round-tripper upstream.
-func (x *h2exchange) exchangeStd(host *upstream.Host, u *Upstream) {
+func (x *h2exchange) exchangeStd(t *tries) {
 	s, q, r := x.s, x.q, x.r
+	u := t.u
 	out := &q.out
 	out.Reset()
 	out.Method = out.Store(q.req.Method)
@@ -167,32 +185,67 @@ func (x *h2exchange) exchangeStd(host *upstream.Host, u *Upstream) {
 	if r.Header.Get("TE") == "trailers" {
 		out.Header.SetBytes("Te", []byte("trailers"))
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	length := r.ContentLength
-	var body io.Reader = r.Body
+	// The round-tripper closes the body of a request that fails; the
+	// stream's body stays open for the next target, and what was read of
+	// it is counted.
+	body := &countingReader{r: r.Body}
 	if r.Body == nil || r.Body == http.NoBody {
-		body, length = nil, 0
+		length = 0
 	}
-	req, err := stdRequest(ctx, u, host, out, body, length)
-	if err != nil {
-		x.plain(http.StatusBadRequest, err.Error())
-		return
-	}
-	req.Trailer = r.Trailer
-	host.Begin()
-	began := time.Now()
-	timer := time.AfterFunc(x.responseTimeout(u), cancel)
-	resp, err := u.Transport.RoundTrip(req)
-	timer.Stop()
-	if err != nil {
-		host.End(upstream.Outcome{Latency: time.Since(began)})
-		if errors.Is(ctx.Err(), context.Canceled) && r.Context().Err() == nil {
-			x.plain(http.StatusGatewayTimeout, "upstream timed out")
+	var resp *http.Response
+	var began time.Time
+	var host *upstream.Host
+	var try stdTry
+	defer try.stop()
+	for {
+		host = t.host
+		ctx := try.begin(r.Context())
+		var rb io.Reader = body
+		if length == 0 {
+			rb = nil
+		}
+		req, err := stdRequest(ctx, u, host, out, rb, length)
+		if err != nil {
+			x.plain(http.StatusBadRequest, err.Error())
 			return
 		}
-		x.plain(http.StatusBadGateway, "upstream failed: "+err.Error())
-		return
+		req.Trailer = r.Trailer
+		host.Begin()
+		began = time.Now()
+		timer := time.AfterFunc(x.responseTimeout(u), try.cancel)
+		resp, err = u.Transport.RoundTrip(req)
+		timer.Stop()
+		if err != nil {
+			if r.Context().Err() != nil {
+				host.End(upstream.Outcome{Abandoned: true})
+				x.err = "stream reset by the client"
+				return
+			}
+			if isConnectFailure(err) {
+				host.End(upstream.Outcome{ConnectFailed: true})
+				if body.n.Load() == 0 && t.next() {
+					continue
+				}
+			} else {
+				host.End(upstream.Outcome{Latency: time.Since(began)})
+				if ctx.Err() != nil && t.onTimeout() || ctx.Err() == nil && t.onBroken() {
+					continue
+				}
+			}
+			if ctx.Err() != nil {
+				x.plain(http.StatusGatewayTimeout, "upstream timed out")
+				return
+			}
+			x.plain(http.StatusBadGateway, "upstream failed: "+err.Error())
+			return
+		}
+		if t.onStatus(resp.StatusCode) {
+			host.End(upstream.Outcome{Status: resp.StatusCode, Latency: time.Since(began)})
+			resp.Body.Close()
+			continue
+		}
+		break
 	}
 	defer resp.Body.Close()
 	h := &q.rout
@@ -210,6 +263,7 @@ func (x *h2exchange) exchangeStd(host *upstream.Host, u *Upstream) {
 	x.writeHead(h)
 	n, err := copyFlush(x.w, resp.Body)
 	x.down = n
+	x.up = body.n.Load()
 	host.End(upstream.Outcome{Status: resp.StatusCode, Latency: time.Since(began)})
 	if err != nil {
 		x.err = "relaying response: " + err.Error()
@@ -260,8 +314,9 @@ func copyFlush(w http.ResponseWriter, src io.Reader) (int64, error) {
 // proxyStd is the HTTP/1.1 front's exchange with a round-tripper upstream:
 // the request goes as net/http builds it, the response comes back through
 // the http1 writer.
-func (c *conn) proxyStd(host *upstream.Host, u *Upstream, f http1.Framing) {
+func (c *conn) proxyStd(t *tries, f http1.Framing) {
 	s := c.s
+	u := t.u
 	out := &c.m.out
 	var body io.Reader
 	length := int64(0)
@@ -271,31 +326,60 @@ func (c *conn) proxyStd(host *upstream.Host, u *Upstream, f http1.Framing) {
 	case http1.ChunkedBody:
 		body, length = &c.m.body, -1
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-	req, err := stdRequest(ctx, u, host, out, body, length)
-	if err != nil {
-		c.fail(400, "bad request", err)
-		return
+	var resp *http.Response
+	var began time.Time
+	host := t.host
+	var try stdTry
+	defer try.stop()
+	for {
+		host = t.host
+		ctx := try.begin(s.ctx)
+		req, err := stdRequest(ctx, u, host, out, body, length)
+		if err != nil {
+			c.fail(400, "bad request", err)
+			return
+		}
+		host.Begin()
+		began = time.Now()
+		timer := time.AfterFunc(c.responseTimeout(), try.cancel)
+		resp, err = u.Transport.RoundTrip(req)
+		timer.Stop()
+		c.x.up = c.m.body.Count()
+		// Content read from the client cannot go to another target.
+		unsent := c.m.body.Count() == 0
+		if err != nil {
+			if isConnectFailure(err) {
+				host.End(upstream.Outcome{ConnectFailed: true})
+				if unsent && t.next() {
+					continue
+				}
+			} else {
+				host.End(upstream.Outcome{Latency: time.Since(began)})
+				if f.Empty() && (ctx.Err() != nil && t.onTimeout() || ctx.Err() == nil && t.onBroken()) {
+					continue
+				}
+			}
+			if !c.m.body.Done() {
+				c.x.closeConn = true
+			}
+			if ctx.Err() != nil {
+				c.fail(504, "upstream timed out", nil)
+				return
+			}
+			c.fail(502, "upstream failed", err)
+			return
+		}
+		if f.Empty() && t.onStatus(resp.StatusCode) {
+			host.End(upstream.Outcome{Status: resp.StatusCode, Latency: time.Since(began)})
+			resp.Body.Close()
+			continue
+		}
+		break
 	}
-	host.Begin()
-	began := time.Now()
-	timer := time.AfterFunc(c.responseTimeout(), cancel)
-	resp, err := u.Transport.RoundTrip(req)
-	timer.Stop()
-	c.x.up = c.m.body.Count()
 	if !c.m.body.Done() {
 		c.x.closeConn = true
 	}
-	if err != nil {
-		host.End(upstream.Outcome{Latency: time.Since(began)})
-		if ctx.Err() != nil {
-			c.fail(504, "upstream timed out", nil)
-			return
-		}
-		c.fail(502, "upstream failed", err)
-		return
-	}
+	var err error
 	defer resp.Body.Close()
 	h := &c.m.rout
 	h.Reset()
@@ -352,4 +436,23 @@ func (c *conn) proxyStd(host *upstream.Host, u *Upstream, f http1.Framing) {
 		c.x.err = "relaying response: " + err.Error()
 	}
 	c.logAccess()
+}
+
+// stdTry is the context of one try with a round-tripper upstream: the
+// response timeout cancels it, and so does the next try or the end of the
+// exchange.
+type stdTry struct{ cancel context.CancelFunc }
+
+// begin ends the previous try's context and returns a new one.
+func (t *stdTry) begin(parent context.Context) context.Context {
+	t.stop()
+	ctx, cancel := context.WithCancel(parent)
+	t.cancel = cancel
+	return ctx
+}
+
+func (t *stdTry) stop() {
+	if t.cancel != nil {
+		t.cancel()
+	}
 }

@@ -26,6 +26,10 @@ type Entry struct {
 	Error     string         // why it failed, "" on success
 	UserAgent string         // HTTP only
 	Referer   string         // HTTP only
+	Face      string         // "forward" or "reverse"
+	Route     string         // the reverse route's name, "" on the forward face
+	Upstream  string         // the upstream pool's name, "" if none served it
+	Denied    bool           // a gate rule refused it (Rule names the rule)
 }
 
 // Format selects how an AccessLog writes entries.

@@ -108,8 +108,12 @@ func (s *Server) buildUpstreams() error {
 		}
 		s.upstreams[name] = &httpface.Upstream{
 			Pool: pool, Attempts: plan.Attempts, ResponseTimeout: plan.ResponseTimeout,
+			RetryStatuses: plan.RetryStatuses, RetryTimeout: plan.RetryTimeout, ProxyProtocol: plan.ProxyProtocol,
 			Protocol: plan.Protocol, TLS: plan.TLS,
-			Transport: httpface.NewUpstreamTransport(plan.Protocol, plan.TLS, s.dialer),
+			MaxIdle: plan.MaxIdle, IdleTimeout: plan.IdleTimeout,
+			Transport: httpface.NewUpstreamTransport(httpface.TransportOptions{
+				Protocol: plan.Protocol, TLS: plan.TLS, MaxIdle: plan.MaxIdle, IdleTimeout: plan.IdleTimeout,
+			}, s.dialer),
 		}
 	}
 	return nil
