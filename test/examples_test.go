@@ -31,6 +31,18 @@ func TestEveryExampleLoads(t *testing.T) {
 	}
 }
 
+// exampleCertPool trusts the examples' self-signed localhost certificate.
+func exampleCertPool(t *testing.T) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile("../examples/certs/localhost.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return pool
+}
+
 // TestLocalExampleWalkThrough follows the README's walk-through with
 // examples/local.yaml (on a free port instead of 8080).
 func TestLocalExampleWalkThrough(t *testing.T) {
@@ -100,12 +112,7 @@ func TestLocalExampleWalkThrough(t *testing.T) {
 		}
 	})
 	t.Run("the TLS listener serves the same site with the example certificate", func(t *testing.T) {
-		pem, err := os.ReadFile("../examples/certs/localhost.pem")
-		if err != nil {
-			t.Fatal(err)
-		}
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(pem)
+		pool := exampleCertPool(t)
 		resp, err := tlsClient(pool, "localhost").Get("https://" + j.Addr(t, "web-tls") + "/admin")
 		if err != nil {
 			t.Fatal(err)
@@ -113,6 +120,26 @@ func TestLocalExampleWalkThrough(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 403 || resp.Header.Get("Strict-Transport-Security") != "max-age=300" {
 			t.Errorf("status %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+		}
+	})
+	t.Run("the TLS listener serves HTTP/3 and advertises it", func(t *testing.T) {
+		pool := exampleCertPool(t)
+		client, _ := h3Client(t, pool, "localhost")
+		resp, err := client.Get("https://" + j.Addr(t, "web-tls") + "/%61dmin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Proto != "HTTP/3.0" || resp.StatusCode != 403 {
+			t.Errorf("%s %d, want HTTP/3.0 403", resp.Proto, resp.StatusCode)
+		}
+		resp, err = tlsClient(pool, "localhost").Get("https://" + j.Addr(t, "web-tls") + "/admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := `h3=":` + strconv.Itoa(int(j.AddrPort(t, "web-tls").Port())) + `"; ma=86400`; resp.Header.Get("Alt-Svc") != want {
+			t.Errorf("Alt-Svc %q, want %q", resp.Header.Get("Alt-Svc"), want)
 		}
 	})
 	t.Run("socks4 to 127.0.0.2 is refused", func(t *testing.T) {
@@ -141,12 +168,7 @@ func TestSiteExampleServes(t *testing.T) {
 	if resp.StatusCode != 308 || resp.Header.Get("Location") != "https://localhost:8543/page?x=1" {
 		t.Errorf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	pem, err := os.ReadFile("../examples/certs/localhost.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
+	pool := exampleCertPool(t)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

@@ -77,6 +77,10 @@ type Listener struct {
 	// plain one (default false).
 	HTTP2 *bool `yaml:"http2"`
 	H2C   bool  `yaml:"h2c"`
+	// HTTP3 serves HTTP/3 (QUIC, RFC 9114) on a UDP socket at the same
+	// address and port, advertised with Alt-Svc; default true on a TLS
+	// listener with a reverse face and no PROXY protocol.
+	HTTP3 *bool `yaml:"http3"`
 	// ProxyProtocol accepts a PROXY protocol v1/v2 header from load
 	// balancers in front of Janus; the client's address then comes from it.
 	ProxyProtocol *ProxyProtocol `yaml:"proxy_protocol"`

@@ -101,3 +101,18 @@ func (v *validator) resolvePathOpt(p string) string {
 func (l *Listener) ServesHTTP2() bool {
 	return l.TLS != nil && l.Reverse != nil && (l.HTTP2 == nil || *l.HTTP2)
 }
+
+// ServesHTTP3 reports whether a TLS listener with a reverse face also
+// serves HTTP/3 over QUIC on UDP. It is on unless http3 is false, except
+// behind a PROXY protocol load balancer, where it must be asked for: QUIC
+// carries no PROXY header, so its clients would be served with whatever
+// address reaches the UDP socket.
+func (l *Listener) ServesHTTP3() bool {
+	if l.TLS == nil || l.Reverse == nil || !l.Allows("http") {
+		return false
+	}
+	if l.HTTP3 != nil {
+		return *l.HTTP3
+	}
+	return l.ProxyProtocol == nil
+}

@@ -318,6 +318,9 @@ func (v *validator) checkListeners() {
 		if l.H2C && (l.TLS != nil || l.Reverse == nil) {
 			v.fail(key+".h2c", "h2c is for plain listeners with a reverse face (TLS listeners offer HTTP/2 through ALPN)")
 		}
+		if l.HTTP3 != nil && *l.HTTP3 && (l.TLS == nil || l.Reverse == nil || !l.Allows("http")) {
+			v.fail(key+".http3", "http3 is for TLS listeners with a reverse face (QUIC is always encrypted; the forward face's clients speak HTTP/1.1)")
+		}
 		if l.Forward == nil && l.Reverse == nil {
 			v.fail(key, "the listener serves nothing: add `forward: {}` or `reverse: {routes: [...]}`")
 			continue

@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/net/http2"
 
-	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/observe"
@@ -70,7 +69,7 @@ func (s *Server) ServeH2(c net.Conn, done func()) {
 	s.h2.ServeConn(c, &http2.ServeConnOpts{
 		Context:    ctx,
 		BaseConfig: s.h2base,
-		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client) }),
+		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client, protoH2) }),
 	})
 }
 
@@ -91,17 +90,27 @@ type h2req struct {
 
 var h2reqPool = sync.Pool{New: func() any { return new(h2req) }}
 
-// serveH2 answers one HTTP/2 request through the route table.
-func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.AddrPort) {
+// streamProto says which codec carries a request served by serveH2.
+type streamProto uint8
+
+const (
+	protoH2 streamProto = iota // HTTP/2 (RFC 9113), over TLS or h2c
+	protoH3                    // HTTP/3 (RFC 9114), over QUIC
+)
+
+// serveH2 answers one HTTP/2 or HTTP/3 request through the route table:
+// both codecs hand over a net/http request, and from here on they share
+// the route table, header rules and upstream pools.
+func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.AddrPort, proto streamProto) {
 	q := h2reqPool.Get().(*h2req)
 	defer func() {
 		q.tries = tries{}
 		h2reqPool.Put(q)
 	}()
-	x := h2exchange{s: s, w: w, r: r, q: q, client: client, start: time.Now()}
+	x := h2exchange{s: s, w: w, r: r, q: q, client: client, proto: proto, start: time.Now()}
 	defer x.log()
 	if s.o.Routes == nil || r.Method == http.MethodConnect {
-		x.plain(http.StatusMethodNotAllowed, "not served over HTTP/2 here")
+		x.plain(http.StatusMethodNotAllowed, "not served over "+proto.String()+" here")
 		return
 	}
 	// Requests go upstream in HTTP/1.1, so they must be ones the HTTP/1.1
@@ -125,6 +134,9 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	h.Form = httpmsg.OriginForm
 	h.Path = h.StoreString(r.RequestURI)
 	h.Version = httpmsg.Version{Major: 2}
+	if proto == protoH3 {
+		h.Version = httpmsg.Version{Major: 3}
+	}
 	h.Header.AddString("Host", r.Host)
 	for name, values := range r.Header {
 		for _, v := range values {
@@ -179,6 +191,7 @@ type h2exchange struct {
 	r        *http.Request
 	q        *h2req
 	client   netip.AddrPort
+	proto    streamProto
 	route    *reverse.Route
 	start    time.Time
 	status   int
@@ -191,6 +204,7 @@ func (x *h2exchange) plain(status int, msg string) {
 	x.status = status
 	x.err = msg
 	x.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	x.advertise(x.w.Header())
 	x.w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		_, _ = io.WriteString(x.w, msg+"\n")
@@ -213,6 +227,7 @@ func (x *h2exchange) writeHead(h *httpmsg.ResponseHead) {
 		key := http.CanonicalHeaderKey(string(name))
 		dst[key] = append(dst[key], string(value))
 	}
+	x.advertise(dst)
 	x.status = h.Status
 	x.w.WriteHeader(h.Status)
 }
@@ -461,7 +476,7 @@ func (x *h2exchange) log() {
 		Time:      x.start,
 		Listener:  x.s.o.Listener,
 		Client:    x.client,
-		Protocol:  "h2",
+		Protocol:  x.proto.String(),
 		Method:    x.r.Method,
 		Target:    x.r.RequestURI,
 		Status:    x.status,
@@ -476,50 +491,4 @@ func (x *h2exchange) log() {
 		e.Rule = x.route.Name
 	}
 	a.Log(e)
-}
-
-// admit applies a route's access control to an HTTP/2 request, as the
-// HTTP/1.1 face's admit does, and removes the Authorization field it
-// consumed from what goes upstream.
-func (x *h2exchange) admit(g *RouteGate) bool {
-	var user *gate.Identity
-	if g.Basic {
-		name, password, ok := x.r.BasicAuth()
-		if ok {
-			id, err := g.Gate.Authenticate(name, password)
-			if err == nil {
-				user = id
-			} else {
-				x.err = "authentication failed: " + err.Error()
-			}
-		}
-		if user == nil {
-			x.challenge(g)
-			return false
-		}
-		x.q.req.Header.Del("Authorization")
-	}
-	if g.Gate.Policy == nil {
-		return true
-	}
-	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.r.Method, Host: string(x.q.params.Host)}
-	d := g.Gate.Decide(&gr)
-	switch d.Verdict {
-	case gate.Allow:
-		return true
-	case gate.Challenge:
-		x.challenge(g)
-	default:
-		x.plain(http.StatusForbidden, "access denied by rule "+d.Rule)
-	}
-	return false
-}
-
-func (x *h2exchange) challenge(g *RouteGate) {
-	realm := g.Realm
-	if realm == "" {
-		realm = "janus"
-	}
-	x.w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`", charset="UTF-8"`)
-	x.plain(http.StatusUnauthorized, "authentication required")
 }

@@ -420,6 +420,10 @@ func (c *conn) responseRules(h *httpmsg.Header, via []byte) {
 		if c.s.o.HSTS != "" {
 			h.SetBytes("Strict-Transport-Security", []byte(c.s.o.HSTS))
 		}
+		if c.s.altSvc != "" {
+			// HTTP/3 is served on this port too (RFC 7838 §3).
+			h.AddString("Alt-Svc", c.s.altSvc)
+		}
 		return
 	}
 	c.s.o.Anonymity.applyResponse(h, via)

@@ -15,7 +15,6 @@ package httpface
 import (
 	"context"
 	"fmt"
-	"golang.org/x/net/http2"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +22,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/quic-go/quic-go/http3"
+	"golang.org/x/net/http2"
 
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/http1"
@@ -136,10 +138,16 @@ type Server struct {
 	ctx    context.Context // cancelled by Close: ends dials in flight
 	cancel context.CancelFunc
 
+	drainCtx    context.Context // cancelled by Shutdown: HTTP/3 connections drain
+	drainCancel context.CancelFunc
+
 	parker      parker // idle connections without a goroutine (ServeParked)
 	h2once      sync.Once
 	h2          *http2.Server // HTTP/2 on the front, made on first use
 	h2base      *http.Server  // what h2 takes from an HTTP/1 server: the header limit
+	h3once      sync.Once
+	h3          *http3.Server // HTTP/3 on the front, made on first use
+	altSvc      string        // Alt-Svc for responses over TCP; "" without HTTP/3
 	idleWaiting atomic.Int32  // parkable connections idle in their goroutines
 
 	shutting atomic.Bool
@@ -162,6 +170,7 @@ func New(o Options) *Server {
 	s.pool.MaxIdlePerKey = o.MaxIdlePerHost
 	s.parker.s = s
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.drainCtx, s.drainCancel = context.WithCancel(context.Background())
 	return s
 }
 
@@ -224,6 +233,7 @@ func (s *Server) resume(c *conn) {
 // Shutdown does not wait; ServeConn returns when each connection is done.
 func (s *Server) Shutdown() {
 	s.shutting.Store(true)
+	s.drainCancel()
 	s.mu.Lock()
 	for c := range s.conns {
 		if c.state.Load() == stateIdle {
@@ -239,6 +249,7 @@ func (s *Server) Shutdown() {
 // connections are then closed rather than pooled.
 func (s *Server) Close() {
 	s.cancel()
+	s.drainCancel()
 	s.pool.Close()
 	s.parker.stop()
 }

@@ -35,6 +35,7 @@ type listener struct {
 	proxyProto    *proxyproto.Options // nil: no PROXY protocol header expected
 	http          *httpface.Server    // nil when neither http nor connect is allowed
 	socks         *socks.Server       // nil when neither SOCKS version is allowed
+	quic          *quicSide           // nil when HTTP/3 is not served
 }
 
 func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
@@ -168,18 +169,34 @@ func (l *listener) protocols() string {
 	if l.cfg.Reverse != nil && l.cfg.Allows("http") {
 		ps = append(ps, "reverse")
 	}
+	if l.quic != nil {
+		ps = append(ps, "http3")
+	}
 	return strings.Join(ps, ",")
 }
 
 func (l *listener) listen() error {
 	// KeepAlive -1: no TCP keep-alive probes on clients (see the dialer).
 	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), "tcp", l.cfg.Listen)
-	if err != nil {
-		return err
+	for attempt := 0; ; attempt++ {
+		ln, err := lc.Listen(context.Background(), "tcp", l.cfg.Listen)
+		if err != nil {
+			return err
+		}
+		l.ln = ln
+		if !l.servesHTTP3() {
+			return nil
+		}
+		err = l.listenQUIC()
+		if err == nil {
+			return nil
+		}
+		_ = ln.Close()
+		l.ln = nil
+		if !l.retryPortZero(err, attempt) {
+			return fmt.Errorf("HTTP/3 on UDP: %w", err)
+		}
 	}
-	l.ln = ln
-	return nil
 }
 
 func (l *listener) addr() netip.AddrPort {
@@ -321,10 +338,12 @@ func (l *listener) refuse(c *sniff.Conn, proto sniff.Protocol) {
 	_ = c.Close()
 }
 
+// close stops accepting, over TCP and QUIC.
 func (l *listener) close() {
 	if l.ln != nil {
 		_ = l.ln.Close()
 	}
+	l.stopQUIC()
 }
 
 // drain tells the faces to finish what is in flight and take nothing new.
@@ -338,6 +357,7 @@ func (l *listener) drain() {
 }
 
 func (l *listener) closeFaces() {
+	l.closeQUIC()
 	if l.http != nil {
 		l.http.Close()
 	}

@@ -159,6 +159,7 @@ func (s *Server) Start() error {
 		if err := l.listen(); err != nil {
 			for _, opened := range s.listeners[:i] {
 				opened.close()
+				opened.closeQUIC()
 			}
 			return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
 		}
@@ -171,6 +172,7 @@ func (s *Server) Start() error {
 	if err != nil {
 		for _, l := range s.listeners {
 			l.close()
+			l.closeQUIC()
 		}
 		return fmt.Errorf("learn own addresses: %w", err)
 	}
@@ -181,6 +183,9 @@ func (s *Server) Start() error {
 	for _, l := range s.listeners {
 		s.log.Info("listening", "listener", l.cfg.Name, "addr", l.addr().String(), "protocols", l.protocols())
 		go l.acceptLoop()
+		if l.quic != nil {
+			go l.acceptQUIC()
+		}
 	}
 	return nil
 }
@@ -244,20 +249,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // drain is over and what to close when it is not.
 type connTracker struct {
 	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	zero  chan struct{} // closed when the count drops to zero; nil if nobody waits
+	conns map[io.Closer]struct{} // net.Conn, or a QUIC connection
+	zero  chan struct{}          // closed when the count drops to zero; nil if nobody waits
 }
 
-func (t *connTracker) add(c net.Conn) {
+func (t *connTracker) add(c io.Closer) {
 	t.mu.Lock()
 	if t.conns == nil {
-		t.conns = map[net.Conn]struct{}{}
+		t.conns = map[io.Closer]struct{}{}
 	}
 	t.conns[c] = struct{}{}
 	t.mu.Unlock()
 }
 
-func (t *connTracker) remove(c net.Conn) {
+func (t *connTracker) remove(c io.Closer) {
 	t.mu.Lock()
 	delete(t.conns, c)
 	if len(t.conns) == 0 && t.zero != nil {

@@ -1,0 +1,53 @@
+package httpface
+
+import (
+	"net/http"
+
+	"github.com/janus-proxy/janus/internal/gate"
+)
+
+// admit applies a route's access control to an HTTP/2 or HTTP/3 request, as
+// the HTTP/1.1 face's admit does, and removes the Authorization field it
+// consumed from what goes upstream.
+func (x *h2exchange) admit(g *RouteGate) bool {
+	var user *gate.Identity
+	if g.Basic {
+		name, password, ok := x.r.BasicAuth()
+		if ok {
+			id, err := g.Gate.Authenticate(name, password)
+			if err == nil {
+				user = id
+			} else {
+				x.err = "authentication failed: " + err.Error()
+			}
+		}
+		if user == nil {
+			x.challenge(g)
+			return false
+		}
+		x.q.req.Header.Del("Authorization")
+	}
+	if g.Gate.Policy == nil {
+		return true
+	}
+	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.r.Method, Host: string(x.q.params.Host)}
+	d := g.Gate.Decide(&gr)
+	switch d.Verdict {
+	case gate.Allow:
+		return true
+	case gate.Challenge:
+		x.challenge(g)
+	default:
+		x.plain(http.StatusForbidden, "access denied by rule "+d.Rule)
+	}
+	return false
+}
+
+func (x *h2exchange) challenge(g *RouteGate) {
+	realm := g.Realm
+	if realm == "" {
+		realm = "janus"
+	}
+	x.w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`", charset="UTF-8"`)
+	x.plain(http.StatusUnauthorized, "authentication required")
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/janus-proxy/janus/internal/httpface"
+)
+
+// quicSide is a listener's UDP socket at the TCP one's address and port,
+// serving HTTP/3 over QUIC with the listener's reverse face.
+type quicSide struct {
+	udp *net.UDPConn
+	tr  *quic.Transport
+	ln  *quic.Listener
+}
+
+// portZeroTries bounds how often a listener on port 0 draws a new TCP port
+// when the UDP port of the same number is taken.
+const portZeroTries = 8
+
+// servesHTTP3 reports whether the listener serves HTTP/3 beside TCP.
+func (l *listener) servesHTTP3() bool {
+	return l.cfg.ServesHTTP3() && l.tls != nil && l.http != nil
+}
+
+// listenQUIC opens the UDP socket on the TCP listener's bound address and
+// port and starts QUIC on it. Browsers find it through Alt-Svc, which names
+// only a port: so the port must be the TCP one.
+func (l *listener) listenQUIC() error {
+	ta, ok := l.ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return fmt.Errorf("listener address %s is not TCP", l.ln.Addr())
+	}
+	// A listening socket, bound as the TCP one is (net.ListenConfig):
+	// quic-go only answers the peers that reach it; nothing here dials.
+	var lc net.ListenConfig
+	pc, err := lc.ListenPacket(context.Background(), "udp", (&net.UDPAddr{IP: ta.IP, Port: ta.Port, Zone: ta.Zone}).String())
+	if err != nil {
+		return err
+	}
+	udp := pc.(*net.UDPConn)
+	tr := &quic.Transport{Conn: udp}
+	ln, err := tr.Listen(httpface.H3TLSConfig(l.tls), l.http.QUICConfig())
+	if err != nil {
+		_ = tr.Close()
+		_ = udp.Close()
+		return err
+	}
+	l.quic = &quicSide{udp: udp, tr: tr, ln: ln}
+	l.http.AdvertiseHTTP3(uint16(ta.Port))
+	return nil
+}
+
+// retryPortZero reports whether a failed UDP bind is worth another TCP
+// port: only when the config let the system choose (port 0) and the UDP
+// port of that number was taken.
+func (l *listener) retryPortZero(err error, attempt int) bool {
+	_, port, _ := net.SplitHostPort(l.cfg.Listen)
+	return (port == "0" || port == "") && attempt+1 < portZeroTries && errors.Is(err, syscall.EADDRINUSE)
+}
+
+// acceptQUIC accepts QUIC connections until the listener closes. Each
+// holds one of the listener's connection slots, as a TCP connection does,
+// and is tracked for the drain.
+func (l *listener) acceptQUIC() {
+	for {
+		l.slots <- struct{}{}
+		qc, err := l.quic.ln.Accept(context.Background())
+		if err != nil {
+			<-l.slots
+			if !errors.Is(err, quic.ErrServerClosed) {
+				l.log.Warn("QUIC accept failed; HTTP/3 stops on this listener", "err", err)
+			}
+			return
+		}
+		tc := &trackedQUIC{qc}
+		l.srv.conns.add(tc)
+		go l.http.ServeH3(qc, func() {
+			l.srv.conns.remove(tc)
+			<-l.slots
+		})
+	}
+}
+
+// stopQUIC stops accepting QUIC connections; those established go on until
+// they drain.
+func (l *listener) stopQUIC() {
+	if l.quic != nil {
+		_ = l.quic.ln.Close()
+	}
+}
+
+// closeQUIC closes what is left of the QUIC side and the UDP socket.
+func (l *listener) closeQUIC() {
+	if l.quic != nil {
+		_ = l.quic.tr.Close()
+		_ = l.quic.udp.Close()
+	}
+}
+
+// trackedQUIC lets the connection tracker close a QUIC connection when a
+// drain runs out of time.
+type trackedQUIC struct{ c *quic.Conn }
+
+func (t *trackedQUIC) Close() error {
+	return t.c.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "shutting down")
+}
