@@ -20,7 +20,7 @@ type Options struct {
 	// Now is the clock; nil means time.Now. Tests pass a fake one.
 	Now func() time.Time
 	// TopN is how many top destinations and users a Snapshot lists; 0
-	// means 20. Each minute's summary keeps 5×TopN counters.
+	// means 20. Each minute's summary keeps 10×TopN counters.
 	TopN int
 	// Recent is how many denials and how many errors are kept; 0 means 100.
 	Recent int
@@ -75,7 +75,7 @@ type Live struct {
 // New returns an empty Live.
 func New(o Options) *Live {
 	o.defaults()
-	capacity := 5 * o.TopN
+	capacity := 10 * o.TopN
 	l := &Live{
 		o:           o,
 		destByReqs:  newTopRing(capacity, false),

@@ -128,9 +128,11 @@ type Top struct {
 	Requests int64  `json:"requests"`
 	Bytes    int64  `json:"bytes"` // in + out
 	// Requests and Bytes are lower bounds: they count from when the key
-	// was taken into each minute's summary. Error is how much of the
+	// was taken into each minute's summary. Error bounds how much of the
 	// ranked figure (requests for a by-requests list, bytes for a
-	// by-bytes list) may have been missed before that; 0 means exact.
+	// by-bytes list) was missed: before the key was taken in, and in
+	// minutes whose summary evicted it. The true figure lies in
+	// [figure, figure+Error]; 0 means exact.
 	Error int64 `json:"error"`
 }
 
@@ -164,25 +166,41 @@ func (r *topRing) add(minute int64, key string, bytes int64) {
 // top merges the summaries of the window ending at minute and returns the
 // n heaviest keys, heaviest first (ties by key).
 func (r *topRing) top(minute int64, n int) []Top {
-	merged := map[string]*Top{}
-	for _, s := range r.slots {
+	type agg struct {
+		Top
+		in uint16 // bit i: slot i tracks the key
+	}
+	merged := map[string]*agg{}
+	var mins [minuteRing]int64 // the most a key absent from slot i can have had there
+	for i, s := range r.slots {
 		if s.minute <= minute-minuteRing || s.minute > minute {
 			continue
 		}
+		// A summary that never filled up never evicted: a key it lacks
+		// had nothing in that minute.
+		if len(s.counters) == s.cap {
+			mins[i] = s.counters[s.heap[0]].rank
+		}
 		for _, c := range s.counters {
-			t := merged[c.key]
-			if t == nil {
-				t = &Top{Key: strings.Clone(c.key)}
-				merged[c.key] = t
+			a := merged[c.key]
+			if a == nil {
+				a = &agg{Top: Top{Key: strings.Clone(c.key)}}
+				merged[c.key] = a
 			}
-			t.Requests += c.requests
-			t.Bytes += c.bytes
-			t.Error += c.overest
+			a.Requests += c.requests
+			a.Bytes += c.bytes
+			a.Error += c.overest
+			a.in |= 1 << i
 		}
 	}
 	out := make([]Top, 0, len(merged))
-	for _, t := range merged {
-		out = append(out, *t)
+	for _, a := range merged {
+		for i, m := range mins {
+			if a.in&(1<<i) == 0 {
+				a.Error += m
+			}
+		}
+		out = append(out, a.Top)
 	}
 	rank := func(t *Top) int64 {
 		if r.byBytes {
