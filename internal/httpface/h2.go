@@ -279,7 +279,7 @@ func (x *h2exchange) proxy() {
 	for {
 		oc, err := x.upstreamConn(t.host, u)
 		if err != nil {
-			t.host.End(upstream.Outcome{ConnectFailed: true})
+			connectFailed(t.host)
 			if r.Context().Err() == nil && t.next() {
 				continue
 			}

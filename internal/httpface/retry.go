@@ -78,6 +78,13 @@ func (t *tries) onBroken() bool {
 	return t != nil && t.replayable && t.next()
 }
 
+// connectFailed reports to the pool an attempt that could not connect
+// (Begin and End pair, so the host's in-flight count stays right).
+func connectFailed(h *upstream.Host) {
+	h.Begin()
+	h.End(upstream.Outcome{ConnectFailed: true})
+}
+
 // idempotent reports whether a request with method may reach a target
 // twice (RFC 9110 §9.2.2).
 // (upstream.Retryable takes a string; this one does not allocate.)

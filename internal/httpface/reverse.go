@@ -225,7 +225,7 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 	for {
 		oc, err := c.upstreamConn(t.host)
 		if err != nil {
-			t.host.End(upstream.Outcome{ConnectFailed: true})
+			connectFailed(t.host)
 			if t.next() {
 				continue
 			}

@@ -35,6 +35,14 @@ type UpstreamTransport struct {
 	names sync.Map // "ip:port" → the target's host name, for SNI
 }
 
+// CloseIdleConnections closes the transport's idle connections, when an
+// upstream is retired.
+func (t *UpstreamTransport) CloseIdleConnections() {
+	if ci, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
 // RoundTrip sends req through the transport.
 func (t *UpstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.rt.RoundTrip(req)

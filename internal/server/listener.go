@@ -1,14 +1,11 @@
 package server
 
 import (
-	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -22,12 +19,14 @@ import (
 	"github.com/janus-proxy/janus/internal/socks"
 )
 
-// listener is one listening socket and the faces behind it.
+// listener is one configured listener of a generation: the faces behind a
+// socket, with their settings. The socket itself belongs to the server and
+// outlives the listener across reloads.
 type listener struct {
 	srv   *Server
+	gen   *generation
 	cfg   *config.Listener
 	log   *slog.Logger
-	ln    net.Listener
 	slots chan struct{} // one token per allowed concurrent connection
 
 	headerTimeout time.Duration
@@ -35,18 +34,19 @@ type listener struct {
 	proxyProto    *proxyproto.Options // nil: no PROXY protocol header expected
 	http          *httpface.Server    // nil when neither http nor connect is allowed
 	socks         *socks.Server       // nil when neither SOCKS version is allowed
-	quic          *quicSide           // nil when HTTP/3 is not served
 }
 
-func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
+func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error) {
+	s := g.srv
 	l := &listener{
 		srv:           s,
+		gen:           g,
 		cfg:           lc,
 		log:           s.log.With("listener", lc.Name),
 		slots:         make(chan struct{}, maxConns(lc)),
 		headerTimeout: lc.Timeouts.Header.Or(config.DefaultHeaderTimeout),
-		tls:           s.cfg.TLSConfig(i),
-		proxyProto:    s.cfg.ProxyProtocol(i),
+		tls:           g.cfg.TLSConfig(i),
+		proxyProto:    g.cfg.ProxyProtocol(i),
 	}
 	fc := lc.Forward
 	forward := fc != nil
@@ -55,12 +55,9 @@ func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 		// denies any that might slip through.
 		fc = &config.Forward{Policy: ""}
 	}
-	g, err := s.buildGate(fc)
-	if err != nil {
-		return nil, err
-	}
+	gt := g.buildGate(fc)
 	if !forward {
-		g.Policy = &gate.Policy{Name: "reverse-only"}
+		gt.Policy = &gate.Policy{Name: "reverse-only"}
 	}
 	tunnelIdle := lc.Timeouts.TunnelIdle.Or(config.DefaultTunnelIdle)
 	reverseFace := lc.Reverse != nil
@@ -71,9 +68,9 @@ func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 		}
 		o := httpface.Options{
 			Listener:        lc.Name,
-			Gate:            g,
-			Dialer:          s.dialer,
-			Access:          s.accessLog(),
+			Gate:            gt,
+			Dialer:          g.dialer,
+			Access:          g.accessLog(),
 			Logger:          l.log,
 			Anonymity:       anon,
 			ViaName:         fc.Via,
@@ -90,19 +87,19 @@ func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 			o.HSTS = lc.TLS.HSTSValue()
 		}
 		if reverseFace && lc.Allows("http") {
-			o.Routes = s.cfg.ReverseTable(i)
-			o.Forwarding = reverse.NewForwarding(s.cfg.ForwardingOptions(i))
-			o.Upstreams = s.upstreams
-			o.RouteGates = s.routeGates(lc)
+			o.Routes = g.cfg.ReverseTable(i)
+			o.Forwarding = reverse.NewForwarding(g.cfg.ForwardingOptions(i))
+			o.Upstreams = g.upstreams
+			o.RouteGates = g.routeGates(lc)
 		}
 		l.http = httpface.New(o)
 	}
 	if forward && (lc.Allows("socks5") || lc.Allows("socks4")) {
 		l.socks = socks.New(socks.Options{
 			Listener:         lc.Name,
-			Gate:             g,
-			Dialer:           s.dialer,
-			Access:           s.accessLog(),
+			Gate:             gt,
+			Dialer:           g.dialer,
+			Access:           g.accessLog(),
 			Logger:           l.log,
 			AllowSOCKS4:      lc.Allows("socks4"),
 			AllowSOCKS5:      lc.Allows("socks5"),
@@ -114,39 +111,13 @@ func (s *Server) buildListener(i int, lc *config.Listener) (*listener, error) {
 	return l, nil
 }
 
-// accessLog returns the access log as the faces' interface, keeping a nil
-// *AccessLog from becoming a non-nil interface.
-func (s *Server) accessLog() httpface.AccessLog {
-	if s.access == nil {
-		return nil
-	}
-	return s.access
-}
-
-func (s *Server) buildGate(fc *config.Forward) (*gate.Gate, error) {
+func (g *generation) buildGate(fc *config.Forward) *gate.Gate {
 	return &gate.Gate{
-		Policy:       s.cfg.Policy(fc.Policy),
-		Users:        s.users,
+		Policy:       g.cfg.Policy(fc.Policy),
+		Users:        g.users,
 		AuthRequired: fc.AuthRequired(),
 		ConnectPorts: fc.ConnectPortSet(),
-	}, nil
-}
-
-// buildUsers makes the one user database every gate shares, so that a
-// verified password is remembered across listeners; nil without users.
-func (s *Server) buildUsers() error {
-	users := s.cfg.UserList()
-	if len(users) == 0 {
-		return nil
 	}
-	var salt [16]byte
-	_, _ = rand.Read(salt[:])
-	db, err := gate.NewUsers(users, s.cfg.Users.CacheTTL.Or(config.DefaultCredentialsTTL), salt)
-	if err != nil {
-		return err
-	}
-	s.users = db
-	return nil
 }
 
 func maxConns(lc *config.Listener) int {
@@ -169,64 +140,10 @@ func (l *listener) protocols() string {
 	if l.cfg.Reverse != nil && l.cfg.Allows("http") {
 		ps = append(ps, "reverse")
 	}
-	if l.quic != nil {
+	if l.servesHTTP3() {
 		ps = append(ps, "http3")
 	}
 	return strings.Join(ps, ",")
-}
-
-func (l *listener) listen() error {
-	// KeepAlive -1: no TCP keep-alive probes on clients (see the dialer).
-	lc := net.ListenConfig{KeepAlive: -1}
-	for attempt := 0; ; attempt++ {
-		ln, err := lc.Listen(context.Background(), "tcp", l.cfg.Listen)
-		if err != nil {
-			return err
-		}
-		l.ln = ln
-		if !l.servesHTTP3() {
-			return nil
-		}
-		err = l.listenQUIC()
-		if err == nil {
-			return nil
-		}
-		_ = ln.Close()
-		l.ln = nil
-		if !l.retryPortZero(err, attempt) {
-			return fmt.Errorf("HTTP/3 on UDP: %w", err)
-		}
-	}
-}
-
-func (l *listener) addr() netip.AddrPort {
-	ap, _ := netip.ParseAddrPort(l.ln.Addr().String())
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-// acceptLoop accepts until the listener closes. A full listener stops
-// accepting, leaving new clients in the kernel's backlog, as nginx and
-// HAProxy do, rather than accepting and dropping them.
-func (l *listener) acceptLoop() {
-	var backoff time.Duration
-	for {
-		l.slots <- struct{}{}
-		c, err := l.ln.Accept()
-		if err != nil {
-			<-l.slots
-			if isClosed(err) {
-				return
-			}
-			// EMFILE and friends: wait and retry rather than spin.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.log.Warn("accept failed", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		l.srv.conns.add(c)
-		go l.serve(c)
-	}
 }
 
 // serve sniffs the connection's protocol and hands it to its face, which
@@ -236,6 +153,7 @@ func (l *listener) serve(c net.Conn) {
 	release := func() {
 		l.srv.conns.remove(c)
 		<-l.slots
+		l.gen.release()
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -338,14 +256,6 @@ func (l *listener) refuse(c *sniff.Conn, proto sniff.Protocol) {
 	_ = c.Close()
 }
 
-// close stops accepting, over TCP and QUIC.
-func (l *listener) close() {
-	if l.ln != nil {
-		_ = l.ln.Close()
-	}
-	l.stopQUIC()
-}
-
 // drain tells the faces to finish what is in flight and take nothing new.
 func (l *listener) drain() {
 	if l.http != nil {
@@ -357,14 +267,13 @@ func (l *listener) drain() {
 }
 
 func (l *listener) closeFaces() {
-	l.closeQUIC()
 	if l.http != nil {
 		l.http.Close()
 	}
 }
 
 // routeGates builds each route's access control (policy and Basic auth).
-func (s *Server) routeGates(lc *config.Listener) []*httpface.RouteGate {
+func (g *generation) routeGates(lc *config.Listener) []*httpface.RouteGate {
 	var gates []*httpface.RouteGate
 	for j, rt := range lc.Reverse.Routes {
 		if rt.Policy == "" && rt.Auth != "basic" {
@@ -373,11 +282,11 @@ func (s *Server) routeGates(lc *config.Listener) []*httpface.RouteGate {
 		for len(gates) <= j {
 			gates = append(gates, nil)
 		}
-		g := &gate.Gate{Users: s.users}
+		gt := &gate.Gate{Users: g.users}
 		if rt.Policy != "" {
-			g.Policy = s.cfg.Policy(rt.Policy)
+			gt.Policy = g.cfg.Policy(rt.Policy)
 		}
-		gates[j] = &httpface.RouteGate{Gate: g, Basic: rt.Auth == "basic", Realm: rt.Realm}
+		gates[j] = &httpface.RouteGate{Gate: gt, Basic: rt.Auth == "basic", Realm: rt.Realm}
 	}
 	return gates
 }

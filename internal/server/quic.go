@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/janus-proxy/janus/internal/config"
 	"github.com/janus-proxy/janus/internal/httpface"
 )
 
@@ -30,13 +32,15 @@ func (l *listener) servesHTTP3() bool {
 	return l.cfg.ServesHTTP3() && l.tls != nil && l.http != nil
 }
 
-// listenQUIC opens the UDP socket on the TCP listener's bound address and
-// port and starts QUIC on it. Browsers find it through Alt-Svc, which names
-// only a port: so the port must be the TCP one.
-func (l *listener) listenQUIC() error {
-	ta, ok := l.ln.Addr().(*net.TCPAddr)
+// openQUIC opens the UDP socket on the TCP socket's bound address and port
+// and starts QUIC on it. Browsers find it through Alt-Svc, which names only
+// a port: so the port must be the TCP one. The TLS settings and the face
+// come from the socket's current listener at each handshake, so that a
+// reload changes certificates without closing the socket.
+func (sk *socket) openQUIC() error {
+	ta, ok := sk.ln.Addr().(*net.TCPAddr)
 	if !ok {
-		return fmt.Errorf("listener address %s is not TCP", l.ln.Addr())
+		return fmt.Errorf("listener address %s is not TCP", sk.ln.Addr())
 	}
 	// A listening socket, bound as the TCP one is (net.ListenConfig):
 	// quic-go only answers the peers that reach it; nothing here dials.
@@ -47,61 +51,77 @@ func (l *listener) listenQUIC() error {
 	}
 	udp := pc.(*net.UDPConn)
 	tr := &quic.Transport{Conn: udp}
-	ln, err := tr.Listen(httpface.H3TLSConfig(l.tls), l.http.QUICConfig())
+	tlsConf := httpface.H3TLSConfig(&tls.Config{
+		MinVersion: tls.VersionTLS13,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			l := sk.cur.Load()
+			if l == nil || l.tls == nil {
+				return nil, errors.New("no TLS configuration for HTTP/3")
+			}
+			return l.tls, nil
+		},
+	})
+	ln, err := tr.Listen(tlsConf, sk.cur.Load().http.QUICConfig())
 	if err != nil {
 		_ = tr.Close()
 		_ = udp.Close()
 		return err
 	}
-	l.quic = &quicSide{udp: udp, tr: tr, ln: ln}
-	l.http.AdvertiseHTTP3(uint16(ta.Port))
+	sk.quic = &quicSide{udp: udp, tr: tr, ln: ln}
+	sk.cur.Load().http.AdvertiseHTTP3(uint16(ta.Port))
 	return nil
 }
 
 // retryPortZero reports whether a failed UDP bind is worth another TCP
 // port: only when the config let the system choose (port 0) and the UDP
 // port of that number was taken.
-func (l *listener) retryPortZero(err error, attempt int) bool {
-	_, port, _ := net.SplitHostPort(l.cfg.Listen)
+func retryPortZero(lc *config.Listener, err error, attempt int) bool {
+	_, port, _ := net.SplitHostPort(lc.Listen)
 	return (port == "0" || port == "") && attempt+1 < portZeroTries && errors.Is(err, syscall.EADDRINUSE)
 }
 
-// acceptQUIC accepts QUIC connections until the listener closes. Each
-// holds one of the listener's connection slots, as a TCP connection does,
-// and is tracked for the drain.
-func (l *listener) acceptQUIC() {
+// acceptQUIC accepts QUIC connections until the socket's QUIC side closes.
+// Each holds one of its listener's connection slots, as a TCP connection
+// does, and is tracked for the drain.
+func (sk *socket) acceptQUIC() {
+	q := sk.quic
 	for {
+		l := sk.cur.Load()
 		l.slots <- struct{}{}
-		qc, err := l.quic.ln.Accept(context.Background())
+		qc, err := q.ln.Accept(context.Background())
 		if err != nil {
 			<-l.slots
-			if !errors.Is(err, quic.ErrServerClosed) {
+			if !errors.Is(err, quic.ErrServerClosed) && !isClosed(err) {
 				l.log.Warn("QUIC accept failed; HTTP/3 stops on this listener", "err", err)
 			}
 			return
 		}
 		tc := &trackedQUIC{qc}
-		l.srv.conns.add(tc)
+		sk.srv.conns.add(tc)
+		l.gen.acquire()
 		go l.http.ServeH3(qc, func() {
-			l.srv.conns.remove(tc)
+			sk.srv.conns.remove(tc)
 			<-l.slots
+			l.gen.release()
 		})
 	}
 }
 
 // stopQUIC stops accepting QUIC connections; those established go on until
 // they drain.
-func (l *listener) stopQUIC() {
-	if l.quic != nil {
-		_ = l.quic.ln.Close()
+func (sk *socket) stopQUIC() {
+	if sk.quic != nil {
+		_ = sk.quic.ln.Close()
 	}
 }
 
 // closeQUIC closes what is left of the QUIC side and the UDP socket.
-func (l *listener) closeQUIC() {
-	if l.quic != nil {
-		_ = l.quic.tr.Close()
-		_ = l.quic.udp.Close()
+func (sk *socket) closeQUIC() {
+	if q := sk.quic; q != nil {
+		_ = q.ln.Close()
+		_ = q.tr.Close()
+		_ = q.udp.Close()
+		sk.quic = nil
 	}
 }
 

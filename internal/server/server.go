@@ -17,9 +17,6 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/config"
-	"github.com/janus-proxy/janus/internal/gate"
-	"github.com/janus-proxy/janus/internal/httpface"
-	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/outbound"
 	"github.com/janus-proxy/janus/internal/upstream"
 )
@@ -34,17 +31,20 @@ type Options struct {
 	Access io.Writer
 }
 
-// Server is a running Janus. Build it with New, then Start it.
+// Server is a running Janus. Build it with New, then Start it; Reload
+// swaps in a new config without dropping anything; Shutdown drains.
 type Server struct {
-	cfg       *config.Config
-	log       *slog.Logger
-	accessOut *observe.Output // nil when the access log is off
-	access    *observe.AccessLog
-	dialer    *outbound.Dialer
-	listeners []*listener
-	users     *gate.Users                   // shared by every gate; nil without users
-	registry  *upstream.Registry            // upstream hosts' state
-	upstreams map[string]*httpface.Upstream // by name, for the reverse face
+	opts     Options
+	log      *slog.Logger
+	registry *upstream.Registry // upstream hosts' state, kept across reloads
+
+	mu      sync.Mutex // serialises Start, Reload and Shutdown
+	seq     int        // generations built
+	cur     atomic.Pointer[generation]
+	gens    map[*generation]struct{} // every generation not yet closed
+	sockets map[string]*socket       // by socketKey
+	started bool
+	stopped bool
 
 	// self reports whether an address reaches one of our listeners; built
 	// once they are bound (ports resolved).
@@ -55,146 +55,178 @@ type Server struct {
 
 // New builds the graph for cfg. Nothing listens until Start.
 func New(cfg *config.Config, o Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: o.Logger}
+	s := &Server{opts: o, log: o.Logger, registry: upstream.NewRegistry(nil),
+		gens: map[*generation]struct{}{}, sockets: map[string]*socket{}}
 	if s.log == nil {
 		s.log = NewLogger(cfg.Log, nil)
 	}
-	if err := s.openAccessLog(o.Access); err != nil {
+	g, err := s.build(cfg, nil)
+	if err != nil {
 		return nil, err
 	}
-	s.dialer = &outbound.Dialer{
-		Resolver: &outbound.StaticResolver{Hosts: cfg.StaticHosts(), Next: net.DefaultResolver},
-		Timeout:  cfg.Outbound.DialTimeout.Or(config.DefaultDialTimeout),
-		Self:     s.isSelf,
-		// No TCP keep-alive probes, as nginx, HAProxy and Squid by
-		// default: idle timeouts end dead connections, and each enabled
-		// probe costs three setsockopt calls per connection.
-		KeepAlive: -1,
-	}
-	if err := s.buildUsers(); err != nil {
-		s.closeAccessLog()
-		return nil, err
-	}
-	if err := s.buildUpstreams(); err != nil {
-		s.closeAccessLog()
-		return nil, err
-	}
-	for i := range cfg.Listeners {
-		l, err := s.buildListener(i, &cfg.Listeners[i])
-		if err != nil {
-			s.stopUpstreams()
-			s.closeAccessLog()
-			return nil, fmt.Errorf("listener %s: %w", cfg.Listeners[i].Name, err)
-		}
-		s.listeners = append(s.listeners, l)
-	}
+	s.seq = g.seq
+	s.gens[g] = struct{}{}
+	s.cur.Store(g)
 	return s, nil
 }
 
-// buildUpstreams makes a pool for every configured upstream. Pools start
-// (health checks, DNS) with the listeners.
-func (s *Server) buildUpstreams() error {
-	s.registry = upstream.NewRegistry(nil)
-	s.upstreams = map[string]*httpface.Upstream{}
-	for name, plan := range s.cfg.UpstreamPlans() {
-		o := plan.Pool
-		o.Resolver = s.dialer.Resolver
-		o.Dialer = s.dialer
-		o.Logger = s.log.With("upstream", name)
-		pool, err := s.registry.NewPool(context.Background(), o)
-		if err != nil {
-			s.stopUpstreams()
-			return fmt.Errorf("upstream %s: %w", name, err)
-		}
-		s.upstreams[name] = &httpface.Upstream{
-			Pool: pool, Attempts: plan.Attempts, ResponseTimeout: plan.ResponseTimeout,
-			RetryStatuses: plan.RetryStatuses, RetryTimeout: plan.RetryTimeout, ProxyProtocol: plan.ProxyProtocol,
-			Protocol: plan.Protocol, TLS: plan.TLS,
-			MaxIdle: plan.MaxIdle, IdleTimeout: plan.IdleTimeout,
-			Transport: httpface.NewUpstreamTransport(httpface.TransportOptions{
-				Protocol: plan.Protocol, TLS: plan.TLS, MaxIdle: plan.MaxIdle, IdleTimeout: plan.IdleTimeout,
-			}, s.dialer),
-		}
-	}
-	return nil
-}
-
-func (s *Server) stopUpstreams() {
-	for _, u := range s.upstreams {
-		u.Pool.Stop()
-	}
-}
-
-func (s *Server) openAccessLog(override io.Writer) error {
-	format, err := observe.ParseFormat(s.cfg.Log.Access.Format)
-	if err != nil {
-		return err
-	}
-	switch {
-	case override != nil:
-		s.accessOut = observe.NewOutput(override)
-	case s.cfg.Log.Access.Output == "off":
-		return nil
-	default:
-		out, err := observe.OpenOutput(s.cfg.Log.Access.Output)
-		if err != nil {
-			return err
-		}
-		s.accessOut = out
-	}
-	s.access = observe.NewAccessLog(format, s.accessOut)
-	return nil
-}
-
-func (s *Server) closeAccessLog() {
-	if s.accessOut != nil {
-		_ = s.accessOut.Close()
-	}
-}
+// Config returns the config being served.
+func (s *Server) Config() *config.Config { return s.cur.Load().cfg }
 
 // Start opens every listener and starts serving. If one cannot listen, the
 // ones already open are closed again.
 func (s *Server) Start() error {
-	for i, l := range s.listeners {
-		if err := l.listen(); err != nil {
-			for _, opened := range s.listeners[:i] {
-				opened.close()
-				opened.closeQUIC()
-			}
-			return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.cur.Load()
+	opened, err := s.openSockets(g)
+	if err != nil {
+		return err
 	}
-	bound := make([]netip.AddrPort, len(s.listeners))
-	for i, l := range s.listeners {
-		bound[i] = l.addr()
+	if err := s.learnSelf(opened); err != nil {
+		for _, sk := range opened {
+			sk.close()
+		}
+		return err
+	}
+	for _, sk := range opened {
+		s.sockets[sk.key] = sk
+	}
+	g.startUpstreams()
+	for _, sk := range opened {
+		l := sk.cur.Load()
+		s.log.Info("listening", "listener", l.cfg.Name, "addr", sk.addr().String(), "protocols", l.protocols())
+		sk.start()
+	}
+	s.started = true
+	return nil
+}
+
+// openSockets opens a socket for each of g's listeners that has none yet,
+// and points kept ones at g's listeners only when all succeeded. It
+// returns the new ones, not yet accepting.
+func (s *Server) openSockets(g *generation) ([]*socket, error) {
+	var opened []*socket
+	fail := func(l *listener, err error) ([]*socket, error) {
+		for _, sk := range opened {
+			sk.close()
+			sk.closeQUIC()
+		}
+		return nil, fmt.Errorf("listener %s: %w", l.cfg.Name, err)
+	}
+	for _, l := range g.listeners {
+		if _, ok := s.sockets[socketKey(l.cfg)]; ok {
+			continue
+		}
+		sk, err := s.openSocket(l)
+		if err != nil {
+			return fail(l, err)
+		}
+		opened = append(opened, sk)
+	}
+	return opened, nil
+}
+
+// learnSelf records the addresses of every socket, kept and new, so that
+// a request for Janus itself is refused instead of looping.
+func (s *Server) learnSelf(opened []*socket) error {
+	var bound []netip.AddrPort
+	for _, sk := range s.sockets {
+		bound = append(bound, sk.addr())
+	}
+	for _, sk := range opened {
+		bound = append(bound, sk.addr())
 	}
 	self, err := outbound.SelfAddrs(bound)
 	if err != nil {
-		for _, l := range s.listeners {
-			l.close()
-			l.closeQUIC()
-		}
 		return fmt.Errorf("learn own addresses: %w", err)
 	}
 	s.self.Store(&self)
-	for _, u := range s.upstreams {
-		u.Pool.Start()
+	return nil
+}
+
+// Reload serves cfg from now on. It builds cfg's graph and opens its new
+// listeners first: if anything fails, nothing changes and the error says
+// why. Otherwise, listeners that keep their address keep their socket (no
+// client is refused) and take new connections with the new graph; new
+// addresses open; removed ones stop accepting. Connections in flight
+// (requests, tunnels, SOCKS sessions, WebSockets) finish on the graph that
+// accepted them, which closes when its last one ends. Targets keep their
+// health and ejection state, and pools their retry budget.
+func (s *Server) Reload(cfg *config.Config) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return errors.New("reload: the server is shutting down")
 	}
-	for _, l := range s.listeners {
-		s.log.Info("listening", "listener", l.cfg.Name, "addr", l.addr().String(), "protocols", l.protocols())
-		go l.acceptLoop()
-		if l.quic != nil {
-			go l.acceptQUIC()
+	old := s.cur.Load()
+	g, err := s.build(cfg, old)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	opened, err := s.openSockets(g)
+	if err == nil {
+		err = s.learnSelf(opened)
+		if err != nil {
+			for _, sk := range opened {
+				sk.close()
+				sk.closeQUIC()
+			}
 		}
 	}
+	if err != nil {
+		g.close()
+		return fmt.Errorf("reload: %w", err)
+	}
+	s.seq = g.seq
+	s.gens[g] = struct{}{}
+	g.startUpstreams()
+	keep := map[string]bool{}
+	for _, l := range g.listeners {
+		key := socketKey(l.cfg)
+		keep[key] = true
+		if sk, ok := s.sockets[key]; ok {
+			if err := sk.serve(l); err != nil {
+				s.log.Warn("reload: listener keeps its old settings", "listener", l.cfg.Name, "err", err)
+			}
+		}
+	}
+	for key, sk := range s.sockets {
+		if !keep[key] {
+			s.log.Info("listener closed by reload", "addr", sk.addr().String())
+			sk.close()
+			sk.closeQUIC()
+			delete(s.sockets, key)
+		}
+	}
+	for _, sk := range opened {
+		s.sockets[sk.key] = sk
+		if s.started {
+			l := sk.cur.Load()
+			s.log.Info("listening", "listener", l.cfg.Name, "addr", sk.addr().String(), "protocols", l.protocols())
+			sk.start()
+		}
+	}
+	s.cur.Store(g)
+	old.retire()
+	s.log.Info("config reloaded", "generation", g.seq, "listeners", len(g.listeners))
 	return nil
+}
+
+// forget drops a closed generation.
+func (s *Server) forget(g *generation) {
+	s.mu.Lock()
+	delete(s.gens, g)
+	s.mu.Unlock()
 }
 
 // Addr returns the bound address of the named listener (useful with port 0).
 func (s *Server) Addr(name string) (netip.AddrPort, bool) {
-	for _, l := range s.listeners {
-		if l.cfg.Name == name && l.ln != nil {
-			return l.addr(), true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sk := range s.sockets {
+		if l := sk.cur.Load(); l != nil && l.cfg.Name == name {
+			return sk.addr(), true
 		}
 	}
 	return netip.AddrPort{}, false
@@ -209,21 +241,31 @@ func (s *Server) isSelf(ap netip.AddrPort) bool {
 
 // ReopenLogs reopens a file access log after rotation (SIGUSR1).
 func (s *Server) ReopenLogs() error {
-	if s.accessOut == nil {
+	g := s.cur.Load()
+	if g.out == nil {
 		return nil
 	}
-	return s.accessOut.Reopen()
+	return g.out.out.Reopen()
 }
 
 // Shutdown stops accepting, lets requests and tunnels in flight finish until
 // ctx is done, then closes what is left. It returns ctx.Err() if it had to
 // cut connections.
 func (s *Server) Shutdown(ctx context.Context) error {
-	for _, l := range s.listeners {
-		l.close()
+	s.mu.Lock()
+	s.stopped = true
+	for _, sk := range s.sockets {
+		sk.close()
 	}
-	for _, l := range s.listeners {
-		l.drain()
+	gens := make([]*generation, 0, len(s.gens))
+	for g := range s.gens {
+		gens = append(gens, g)
+	}
+	s.mu.Unlock()
+	for _, g := range gens {
+		for _, l := range g.listeners {
+			l.drain()
+		}
 	}
 	err := s.conns.wait(ctx)
 	if err != nil {
@@ -234,14 +276,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.conns.wait(waitCtx)
 		cancel()
 	}
-	for _, l := range s.listeners {
-		l.closeFaces()
+	for _, g := range gens {
+		g.close()
 	}
-	s.stopUpstreams()
-	if s.accessOut != nil {
-		_ = s.accessOut.Flush()
+	s.mu.Lock()
+	for _, sk := range s.sockets {
+		sk.closeQUIC()
 	}
-	s.closeAccessLog()
+	s.mu.Unlock()
 	return err
 }
 
