@@ -171,6 +171,7 @@ func (f *Fill) refresh(resp *httpmsg.ResponseHead, t ResponseTimes, res *Result)
 	c.answer(res, &Request{Head: f.req, Now: t.Response}, f.stale, nm, src, decide(nm, &Directives{MaxAge: Absent, SMaxAge: Absent, MaxStale: Absent, MinFresh: Absent, SWR: Absent, SIE: Absent}, t.Response))
 	c.stats.hits.Add(-1)
 	res.Status.Hit, res.Status.Fwd, res.Status.FwdStatus = false, status.Fwd, 304
+	c.stamp(res)
 	return true
 }
 
@@ -185,8 +186,12 @@ func (f *Fill) serveStale(res *Result, t ResponseTimes) {
 	j := decide(f.staleM, &Directives{MaxAge: Absent, SMaxAge: Absent, MaxStale: Absent, MinFresh: Absent, SWR: Absent, SIE: Absent}, t.Response)
 	j.v = vStale
 	c.answer(res, &Request{Head: f.req, Now: t.Response}, f.stale, f.staleM, src, j)
-	res.Status.Fwd, res.Status.FwdStatus = FwdStale, status.FwdStatus
+	// Served from the cache, but after going forward: not a hit (RFC
+	// 9211 §2.1).
+	c.stats.hits.Add(-1)
+	res.Status.Hit, res.Status.Fwd, res.Status.FwdStatus = false, FwdStale, status.FwdStatus
 	res.Status.Detail = "stale-if-error"
+	c.stamp(res)
 }
 
 // Fail reports that no response came (connect failure, timeout). It

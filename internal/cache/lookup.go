@@ -131,9 +131,11 @@ func (c *Cache) Lookup(ctx context.Context, r *Request, res *Result) {
 			switch j.v {
 			case vFresh, vStale:
 				c.answer(res, r, e, m, src, j)
+				c.stamp(res)
 				return
 			case vSWR:
 				c.answer(res, r, e, m, src, j)
+				c.stamp(res)
 				if fl := c.lead(res.key); fl != nil {
 					res.Refresh = c.newFill(res, r, fl, e, m)
 					res.Refresh.own.CopyFrom(h)
@@ -235,6 +237,7 @@ func (c *Cache) follow(ctx context.Context, r *Request, res *Result, attempt int
 			fl.obj.acquire()
 			c.answer(res, r, fl.ent, m, bodySource{obj: fl.obj}, j)
 			res.Status.Hit, res.Status.Fwd, res.Status.Collapsed = false, FwdURIMiss, true
+			c.stamp(res)
 			c.stats.hits.Add(-1)
 			c.stats.collapsed.Add(1)
 			return true

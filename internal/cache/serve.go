@@ -113,9 +113,6 @@ func (c *Cache) answer(res *Result, r *Request, e *entry, m *meta, src bodySourc
 			hdr.Add(contentLengthName, res.scratch)
 		}
 	}
-	if c.o.CacheStatus {
-		c.AddCacheStatus(hdr, res)
-	}
 	if res.NoBody {
 		if src.obj != nil {
 			src.obj.release()
@@ -133,6 +130,13 @@ var (
 	contentRangeName  = []byte("Content-Range")
 	zero              = []byte("0")
 )
+
+// stamp adds Cache-Status to an Answer's head once res.Status is final.
+func (c *Cache) stamp(res *Result) {
+	if c.o.CacheStatus {
+		c.AddCacheStatus(&res.Head.Header, res)
+	}
+}
 
 // gatewayTimeout answers an only-if-cached request that the cache cannot
 // satisfy (RFC 9111 §5.2.1.7).
