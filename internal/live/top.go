@@ -237,10 +237,10 @@ func hostOf(target string) string {
 		if j := strings.IndexByte(target, ']'); j > 0 {
 			return target[1:j]
 		}
-		return target
+		return "" // malformed: counted under no destination
 	}
-	if j := strings.LastIndexByte(target, ':'); j >= 0 {
+	if j := strings.LastIndexByte(target, ':'); j >= 0 && strings.IndexByte(target, ':') == j {
 		return target[:j]
 	}
-	return target
+	return target // no port, or an IPv6 literal without brackets (so no port)
 }

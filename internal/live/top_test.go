@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,6 +23,7 @@ func TestHostOf(t *testing.T) {
 		{"IPv6 authority", "[::1]:443", "::1"},
 		{"IPv6 URL", "http://[2001:db8::1]:80/", "2001:db8::1"},
 		{"bare host", "example.com", "example.com"},
+		{"bare IPv6", "2001:db8::1", "2001:db8::1"},
 		{"empty", "", ""},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -170,4 +172,21 @@ func TestSummaryTakeoverKeepsTheHeap(t *testing.T) {
 	if total != 36 {
 		t.Errorf("ranks sum to %d, want 36", total)
 	}
+}
+
+// FuzzHostOf pins that hostOf never panics and returns a part of its input
+// with no port: what it keys the top destinations by.
+func FuzzHostOf(f *testing.F) {
+	for _, s := range []string{"http://example.com:80/x", "[::1]:443", "a:1", "http://[", "://@:", "https://u@h?x#y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		h := hostOf(target)
+		if !strings.Contains(target, h) {
+			t.Fatalf("hostOf(%q) = %q, not part of the input", target, h)
+		}
+		if strings.Count(h, ":") == 1 && !strings.Contains(target, "["+h+"]") {
+			t.Fatalf("hostOf(%q) = %q keeps a port", target, h)
+		}
+	})
 }
