@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"maps"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/janus-proxy/janus/internal/live"
@@ -18,7 +20,7 @@ type series struct {
 	requests prometheus.Counter
 	duration prometheus.Observer // nil for tunnels
 	in, out  prometheus.Counter
-	tunnels  prometheus.Counter // nil unless a tunnel
+	tunnels  prometheus.Counter // nil unless an established tunnel
 }
 
 type ruleKey struct {
@@ -94,13 +96,12 @@ func (m *Metrics) newSeries(k seriesKey) *series {
 	}
 	if k.protocol == "" {
 		s.duration = m.duration.WithLabelValues(k.listener, k.face)
-	} else {
+	} else if k.class == live.Class2xx || k.class == live.ClassSocksOK {
+		// A tunnel counts once established; a refused CONNECT or SOCKS
+		// request is only a request.
 		s.tunnels = m.tunnels.WithLabelValues(k.listener, k.protocol)
 	}
-	next := make(map[seriesKey]*series, len(old)+1)
-	for kk, v := range old {
-		next[kk] = v
-	}
+	next := maps.Clone(old)
 	next[k] = s
 	m.series.Store(&next)
 	return s
@@ -114,10 +115,7 @@ func (m *Metrics) newRule(k ruleKey) prometheus.Counter {
 		return c
 	}
 	c := m.gate.WithLabelValues(k.listener, k.rule, k.verdict)
-	next := make(map[ruleKey]prometheus.Counter, len(old)+1)
-	for kk, v := range old {
-		next[kk] = v
-	}
+	next := maps.Clone(old)
 	next[k] = c
 	m.rules.Store(&next)
 	return c

@@ -94,7 +94,7 @@ func New(o Options) *Metrics {
 	}, []string{"listener", "rule", "verdict"})
 	m.tunnels = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "janus_tunnels_total",
-		Help: "Finished CONNECT tunnels and SOCKS sessions, by protocol (connect, socks5, socks4).",
+		Help: "Finished CONNECT tunnels and SOCKS sessions that were established (2xx, socks_ok), by protocol (connect, socks5, socks4).",
 	}, []string{"listener", "protocol"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "janus_reloads_total",
