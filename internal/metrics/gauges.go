@@ -23,31 +23,41 @@ type ActivityFunc func(dst []Activity) []Activity
 // returns it (for each pool, Pool.Stats).
 type UpstreamFunc func(dst []upstream.HostStats) []upstream.HostStats
 
-// hooks are the scrape-time sources the server sets; nil reads as none.
-type hooks struct {
-	activity  atomic.Pointer[ActivityFunc]
-	upstreams atomic.Pointer[UpstreamFunc]
+// hook is one scrape-time source the server sets: a function that
+// appends the current values to a slice; nil reads as none.
+type hook[T any] struct {
+	fn  atomic.Pointer[func([]T) []T]
+	mu  sync.Mutex // guards buf across concurrent scrapes
+	buf []T
+}
+
+func (h *hook[T]) set(f func([]T) []T) {
+	if f == nil {
+		h.fn.Store(nil)
+		return
+	}
+	h.fn.Store(&f)
+}
+
+// read calls use with the current values, if a source is set.
+func (h *hook[T]) read(use func([]T)) {
+	f := h.fn.Load()
+	if f == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.buf = (*f)(h.buf[:0])
+	use(h.buf)
 }
 
 // SetActivity sets where janus_active_connections and janus_active_tunnels
 // are read from at each scrape; nil removes them. A reload may set a new one.
-func (m *Metrics) SetActivity(f ActivityFunc) {
-	if f == nil {
-		m.hooks.activity.Store(nil)
-		return
-	}
-	m.hooks.activity.Store(&f)
-}
+func (m *Metrics) SetActivity(f ActivityFunc) { m.activity.set(f) }
 
 // SetUpstreams sets where the janus_upstream_target_* metrics are read
 // from at each scrape; nil removes them. A reload sets the new graph's.
-func (m *Metrics) SetUpstreams(f UpstreamFunc) {
-	if f == nil {
-		m.hooks.upstreams.Store(nil)
-		return
-	}
-	m.hooks.upstreams.Store(&f)
-}
+func (m *Metrics) SetUpstreams(f UpstreamFunc) { m.upstreams.set(f) }
 
 var (
 	descConns = prometheus.NewDesc("janus_active_connections",
@@ -73,85 +83,70 @@ var (
 )
 
 // activityCollector reads the activity hook at scrape time.
-type activityCollector struct {
-	h   *hooks
-	mu  sync.Mutex // guards buf across concurrent scrapes
-	buf []Activity
-}
+type activityCollector struct{ h *hook[Activity] }
 
-func (c *activityCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c activityCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descConns
 	ch <- descTunnels
 }
 
-func (c *activityCollector) Collect(ch chan<- prometheus.Metric) {
-	f := c.h.activity.Load()
-	if f == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.buf = (*f)(c.buf[:0])
-	seen := make(map[string]bool, len(c.buf))
-	for _, a := range c.buf {
-		// A listener reported twice (two graphs during a reload) counts
-		// once: the registry refuses duplicate series.
-		if seen[a.Listener] {
-			continue
+func (c activityCollector) Collect(ch chan<- prometheus.Metric) {
+	c.h.read(func(as []Activity) {
+		seen := make(map[string]bool, len(as))
+		for _, a := range as {
+			// A listener reported twice (two graphs during a reload)
+			// counts once: the registry refuses duplicate series.
+			if seen[a.Listener] {
+				continue
+			}
+			seen[a.Listener] = true
+			ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(a.Connections), a.Listener)
+			ch <- prometheus.MustNewConstMetric(descTunnels, prometheus.GaugeValue, float64(a.Tunnels), a.Listener)
 		}
-		seen[a.Listener] = true
-		ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(a.Connections), a.Listener)
-		ch <- prometheus.MustNewConstMetric(descTunnels, prometheus.GaugeValue, float64(a.Tunnels), a.Listener)
-	}
+	})
 }
 
 // upstreamCollector reads the upstreams hook at scrape time.
-type upstreamCollector struct {
-	h   *hooks
-	mu  sync.Mutex
-	buf []upstream.HostStats
-}
+type upstreamCollector struct{ h *hook[upstream.HostStats] }
 
-func (c *upstreamCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c upstreamCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descEjected, descInFlight, descEjections, descLatency, descFailures, descChange} {
 		ch <- d
 	}
 }
 
-func (c *upstreamCollector) Collect(ch chan<- prometheus.Metric) {
-	f := c.h.upstreams.Load()
-	if f == nil {
-		return
+func (c upstreamCollector) Collect(ch chan<- prometheus.Metric) {
+	c.h.read(func(hs []upstream.HostStats) {
+		type key struct{ pool, target, addr string }
+		seen := make(map[key]bool, len(hs))
+		for i := range hs {
+			s := &hs[i]
+			addr := ""
+			if s.Addr.IsValid() {
+				addr = s.Addr.String()
+			}
+			k := key{s.Pool, s.Target, addr}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			collectHost(ch, s, []string{s.Pool, s.Target, addr})
+		}
+	})
+}
+
+func collectHost(ch chan<- prometheus.Metric, s *upstream.HostStats, lv []string) {
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.buf = (*f)(c.buf[:0])
-	type key struct{ pool, target, addr string }
-	seen := make(map[key]bool, len(c.buf))
-	for i := range c.buf {
-		s := &c.buf[i]
-		addr := ""
-		if s.Addr.IsValid() {
-			addr = s.Addr.String()
-		}
-		k := key{s.Pool, s.Target, addr}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		lv := []string{s.Pool, s.Target, addr}
-		gauge := func(d *prometheus.Desc, v float64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
-		}
-		gauge(descUp, b2f(s.State == upstream.Healthy))
-		gauge(descEjected, b2f(s.State == upstream.Ejected))
-		gauge(descInFlight, float64(s.InFlight))
-		ch <- prometheus.MustNewConstMetric(descEjections, prometheus.CounterValue, float64(s.Ejections), lv...)
-		gauge(descLatency, s.Latency.Seconds())
-		gauge(descFailures, float64(s.Failures))
-		if !s.LastChange.IsZero() {
-			gauge(descChange, unixSeconds(s.LastChange))
-		}
+	gauge(descUp, b2f(s.State == upstream.Healthy))
+	gauge(descEjected, b2f(s.State == upstream.Ejected))
+	gauge(descInFlight, float64(s.InFlight))
+	ch <- prometheus.MustNewConstMetric(descEjections, prometheus.CounterValue, float64(s.Ejections), lv...)
+	gauge(descLatency, s.Latency.Seconds())
+	gauge(descFailures, float64(s.Failures))
+	if !s.LastChange.IsZero() {
+		gauge(descChange, unixSeconds(s.LastChange))
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/janus-proxy/janus/internal/observe"
+	"github.com/janus-proxy/janus/internal/upstream"
 )
 
 // Options configure Metrics. The zero value is usable.
@@ -63,7 +64,8 @@ type Metrics struct {
 	series atomic.Pointer[map[seriesKey]*series]
 	rules  atomic.Pointer[map[ruleKey]prometheus.Counter]
 
-	hooks hooks
+	activity  hook[Activity]
+	upstreams hook[upstream.HostStats]
 }
 
 // New returns Metrics with every collector registered.
@@ -114,7 +116,7 @@ func New(o Options) *Metrics {
 	m.lastReload.Set(unixSeconds(o.Now()))
 
 	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.gate, m.tunnels, m.reloads, m.lastReload, buildInfo,
-		&activityCollector{h: &m.hooks}, &upstreamCollector{h: &m.hooks})
+		activityCollector{&m.activity}, upstreamCollector{&m.upstreams})
 	if !o.NoRuntime {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
