@@ -8,9 +8,9 @@ import (
 
 func TestCacheControl(t *testing.T) {
 	type want struct {
-		flags                                             Flag
-		maxAge, sMaxAge, maxStale, minFresh, swr, sie     int64
-		noCacheList, privateList                          string
+		flags                                         Flag
+		maxAge, sMaxAge, maxStale, minFresh, swr, sie int64
+		noCacheList, privateList                      string
 	}
 	none := want{maxAge: Absent, sMaxAge: Absent, maxStale: Absent, minFresh: Absent, swr: Absent, sie: Absent}
 	with := func(f func(*want)) want { w := none; f(&w); return w }

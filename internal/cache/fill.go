@@ -287,16 +287,16 @@ func (f *Fill) Commit() error {
 		}
 		c.addMemory(f.ent, mem)
 	}
-	closed := c.closed
-	c.mu.Unlock()
-	removeFiles(drops)
-	c.stats.stored.Add(1)
-	if path == "" && c.disk != nil && !closed && o.n <= c.disk.maxObject {
+	if path == "" && c.disk != nil && !c.closed && o.n <= c.disk.maxObject && !f.ent.removed {
+		// Sent under the lock, so Close cannot close the queue meanwhile.
 		select {
 		case c.disk.jobs <- persistJob{e: f.ent, m: m, body: mem}:
 		default: // the disk is behind: this one stays in memory only
 		}
 	}
+	c.mu.Unlock()
+	removeFiles(drops)
+	c.stats.stored.Add(1)
 	return nil
 }
 
