@@ -93,6 +93,10 @@ var retryUpstreams = []struct {
 }
 
 func retryConfig(u string, targets []string, ca, retries string) string {
+	return retryConfigTimeout(u, targets, ca, retries, "5s")
+}
+
+func retryConfigTimeout(u string, targets []string, ca, retries, timeout string) string {
 	tlsLine := ""
 	if ca != "" {
 		tlsLine = fmt.Sprintf("\n    tls: {ca: %q}", ca)
@@ -109,8 +113,8 @@ upstreams:
     protocol: %s%s
     eject: {consecutive: -1}
     retries: %s
-    timeouts: {response: 300ms}
-`, strings.Join(targets, "', '"), u, tlsLine, retries)
+    timeouts: {response: %s}
+`, strings.Join(targets, "', '"), u, tlsLine, retries, timeout)
 }
 
 // TestRetriesOnStatusAndTimeout: a target that answers a retry status, or
@@ -132,14 +136,15 @@ func TestRetriesOnStatusAndTimeout(t *testing.T) {
 			status  int
 			delay   time.Duration
 			retries string
+			timeout string
 		}{
-			{"503 retried", 503, 0, "{attempts: 2, statuses: [502, 503]}"},
-			{"timeout retried", 200, 2 * time.Second, "{attempts: 2, on_timeout: true}"},
+			{"503 retried", 503, 0, "{attempts: 2, statuses: [502, 503]}", "5s"},
+			{"timeout retried", 200, 5 * time.Second, "{attempts: 2, on_timeout: true}", "500ms"},
 		} {
 			t.Run(up.desc+"/"+tc.desc, func(t *testing.T) {
 				bad := startRetryOrigin(t, "bad", tc.status, tc.delay, tlsCfg, up.h2)
 				good := startRetryOrigin(t, "good", 200, 0, tlsCfg, up.h2)
-				j := janustest.Start(t, retryConfig(up.protocol, []string{bad.addr(), good.addr()}, caPath, tc.retries), nil)
+				j := janustest.Start(t, retryConfigTimeout(up.protocol, []string{bad.addr(), good.addr()}, caPath, tc.retries, tc.timeout), nil)
 				base := "http://" + j.Addr(t, "web")
 				for front, client := range retryClients(t) {
 					for i := range 6 {
