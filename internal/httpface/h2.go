@@ -45,7 +45,11 @@ func IsH2Preface(b []byte) bool {
 
 // ServeH2 serves an HTTP/2 connection (after TLS ALPN "h2", or h2c with
 // prior knowledge) until it ends, then closes it and calls done.
-func (s *Server) ServeH2(c net.Conn, done func()) {
+func (s *Server) ServeH2(c net.Conn, done func()) { s.serveH2Conn(c, done, nil) }
+
+// serveH2Conn serves an HTTP/2 connection; up, when not nil, is the
+// HTTP/1.1 request that upgraded it (h2c Upgrade), served as stream 1.
+func (s *Server) serveH2Conn(c net.Conn, done func(), up *h2cUpgrade) {
 	defer done()
 	defer c.Close()
 	client, _ := netip.ParseAddrPort(c.RemoteAddr().String())
@@ -67,11 +71,13 @@ func (s *Server) ServeH2(c net.Conn, done func()) {
 	})
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	s.h2.ServeConn(c, &http2.ServeConnOpts{
+	opts := &http2.ServeConnOpts{
 		Context:    ctx,
 		BaseConfig: s.h2base,
 		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client) }),
-	})
+	}
+	up.apply(ctx, opts)
+	s.h2.ServeConn(c, opts)
 }
 
 // h2req is one HTTP/2 request's storage, pooled.
@@ -96,9 +102,12 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	defer h2reqPool.Put(q)
 	x := h2exchange{s: s, w: w, r: r, q: q, client: client, start: time.Now()}
 	defer x.log()
-	if s.o.Routes == nil || r.Method == http.MethodConnect {
+	if s.o.Routes == nil {
 		x.plain(http.StatusMethodNotAllowed, "not served over HTTP/2 here")
 		return
+	}
+	if r.Method == http.MethodConnect && !x.acceptExtendedConnect() {
+		return // answered: only RFC 8441 WebSocket is served
 	}
 	// Requests go upstream in HTTP/1.1, so they must be ones the HTTP/1.1
 	// parser would take from a client. HTTP/2 carries method and path as
@@ -117,12 +126,15 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	}
 	h := &q.req
 	h.Reset()
-	h.Method = h.StoreString(r.Method)
+	h.Method = h.StoreString(x.method())
 	h.Form = httpmsg.OriginForm
 	h.Path = h.StoreString(r.RequestURI)
 	h.Version = httpmsg.Version{Major: 2}
 	h.Header.AddString("Host", r.Host)
 	for name, values := range r.Header {
+		if name[0] == ':' {
+			continue // ":protocol" of an extended CONNECT (RFC 8441 §4)
+		}
 		for _, v := range values {
 			h.Header.AddString(name, v)
 		}
@@ -139,6 +151,10 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	x.route = rt
 	q.params = params
 	if g := s.routeGate(rt); g != nil && !x.admit(g) {
+		return
+	}
+	if x.ws && rt.Action != reverse.Proxy {
+		x.webSocketElsewhere()
 		return
 	}
 	switch rt.Action {
@@ -177,6 +193,7 @@ type h2exchange struct {
 	client   netip.AddrPort
 	route    *reverse.Route
 	start    time.Time
+	ws       bool // an RFC 8441 WebSocket (extended CONNECT), sent upstream as a GET upgrade
 	status   int
 	up, down int64
 	err      string
@@ -255,6 +272,10 @@ func (x *h2exchange) proxy() {
 			break
 		}
 		if u.Transport != nil {
+			if x.ws {
+				x.plain(http.StatusBadGateway, "WebSocket over HTTP/2 needs an http1 upstream")
+				return
+			}
 			x.exchangeStd(host, u)
 			return
 		}
@@ -264,6 +285,10 @@ func (x *h2exchange) proxy() {
 			lastErr = err
 			exclude = append(exclude, host)
 			continue
+		}
+		if x.ws {
+			x.exchangeWebSocket(host, oc, u)
+			return
 		}
 		x.exchange(host, oc, u)
 		return
@@ -368,6 +393,13 @@ func (x *h2exchange) exchange(host *upstream.Host, oc *http1.ClientConn, u *Upst
 			break
 		}
 	}
+	x.relay(oc, fr, &outcome)
+}
+
+// relay passes the response head read on oc to the client, then its
+// content and trailers; oc goes back to the pool if it can be reused.
+func (x *h2exchange) relay(oc *http1.ClientConn, fr http1.Framing, outcome *upstream.Outcome) {
+	s, q := x.s, x.q
 	_ = oc.Conn.SetDeadline(time.Now().Add(s.o.IdleTimeout))
 	outcome.Status = q.resp.Status
 	h := &q.rout
@@ -482,7 +514,7 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 	if g.Gate.Policy == nil {
 		return true
 	}
-	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.r.Method, Host: string(x.q.params.Host)}
+	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.method(), Host: string(x.q.params.Host)}
 	d := g.Gate.Decide(&gr)
 	switch d.Verdict {
 	case gate.Allow:
