@@ -374,3 +374,44 @@ func TestWebSocketOverHTTP2IsOfferedInSettings(t *testing.T) {
 		t.Errorf("SETTINGS_ENABLE_CONNECT_PROTOCOL = %d (sent %v), want 1", v, ok)
 	}
 }
+
+// TestStalledWebSocketOverHTTP2ClientIsCut: a client that sends a lot and
+// reads nothing stalls both directions once the windows and buffers fill;
+// after tunnel_idle with nothing moving Janus resets the stream (the write
+// waiting for the client's window ends) and closes the origin.
+func TestStalledWebSocketOverHTTP2ClientIsCut(t *testing.T) {
+	checkLeaks(t)
+	s := startH2WS(t)
+	w := openH2WS(t, s.clients["h2c"], "/ws/stall", "websocket", wsHeader)
+	if w.resp.StatusCode != 200 {
+		t.Fatalf("answer %d", w.resp.StatusCode)
+	}
+	msg := make([]byte, 1<<20)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		// 32 MiB of echoes, far beyond the client's 4 MiB stream window
+		// and the sockets' buffers; the writes block, then fail when the
+		// stream is reset.
+		for i := 0; i < 32; i++ {
+			if writeWSFrame(w.w, wsBinary, msg, true) != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	select {
+	case <-s.ws.ended:
+		if took := time.Since(start); took < 900*time.Millisecond {
+			t.Errorf("origin closed after %v, before tunnel_idle (1s)", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stalled WebSocket's origin connection is still open")
+	}
+	// What the client was sent is there, then the reset.
+	if _, err := io.Copy(io.Discard, w.br); err == nil || !strings.Contains(err.Error(), "INTERNAL_ERROR") {
+		t.Errorf("the stalled stream ended with %v, want a reset", err)
+	}
+	w.close() // unblocks the writer if the reset did not
+	<-writerDone
+}
