@@ -28,7 +28,8 @@ import (
 // h2wsConfig has a TLS listener and an h2c one with the same routes: /admin
 // answered 403 by Janus, /ws to the WebSocket origin, /refuse to an origin
 // that refuses upgrades, the rest to an origin that ignores them. A second
-// plain listener, "h1", has no h2c. tunnel_idle is 1s.
+// plain listener, "h1", has no h2c. tunnel_idle is 1s, and so is the
+// pools' response timeout: a WebSocket outlives it.
 func h2wsConfig(cert, key, wsTarget, refuseTarget, recTarget string) string {
 	routes := `
       routes:
@@ -36,9 +37,9 @@ func h2wsConfig(cert, key, wsTarget, refuseTarget, recTarget string) string {
         - {name: ws, match: {path_prefix: /ws}, upstream: ws}
         - {name: refuse, match: {path_prefix: /refuse}, upstream: refuse}
         - {name: app, match: {path_prefix: /}, upstream: rec}`
-	timeouts := "{header: 2s, idle: 5s, tunnel_idle: 1s, response: 5s}"
+	timeouts := "{header: 2s, idle: 5s, tunnel_idle: 1s, response: 1s}"
 	pool := func(name, target string) string {
-		return fmt.Sprintf("\n  %s:\n    targets: ['%s']\n    eject: {consecutive: -1}\n    retries: {attempts: 1}", name, target)
+		return fmt.Sprintf("\n  %s:\n    targets: ['%s']\n    eject: {consecutive: -1}\n    retries: {attempts: 1}\n    timeouts: {response: 1s}", name, target)
 	}
 	return fmt.Sprintf(`
 log: {access: {format: json}}

@@ -179,6 +179,7 @@ func (x *h2exchange) exchangeWebSocket(host *upstream.Host, oc *http1.ClientConn
 	}
 	oc.R.Release()
 	oc.W.Release()
+	_ = oc.Conn.SetDeadline(time.Time{}) // the response timeout is over; tunnel_idle rules now
 	x.tunnelWebSocket(oc.Conn, early)
 }
 

@@ -63,7 +63,9 @@ func newWSTunnel(w http.ResponseWriter, body io.ReadCloser, origin *net.TCPConn,
 // closed when it returns.
 func (t *wsTunnel) run(early []byte) error {
 	t.touch()
+	t.mu.Lock() // the watchdog reads t.timer
 	t.timer = time.AfterFunc(t.idle, t.watch)
+	t.mu.Unlock()
 	upDone := make(chan wsUpResult, 1)
 	go t.toOrigin(upDone)
 	err := t.fromOrigin(early)
