@@ -233,3 +233,19 @@ func TestH2CUpgradeIgnoredIsServedInHTTP1(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTP1WebSocketOnAnH2CListener: an HTTP/1.1 WebSocket upgrade on a
+// listener with h2c is not taken for an h2c upgrade: it reaches the origin
+// and echoes as on any listener.
+func TestHTTP1WebSocketOnAnH2CListener(t *testing.T) {
+	checkLeaks(t)
+	s := startH2WS(t)
+	w := dialWS(t, s.j.Addr(t, "h2c"))
+	w.echo(t, wsText, []byte("over HTTP/1.1 on the h2c port"))
+	if err := writeWSFrame(w.c, wsClose, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if op, _, _, err := readWSFrame(w.br); err != nil || op != wsClose {
+		t.Fatalf("close: op %d %v", op, err)
+	}
+}
