@@ -67,12 +67,7 @@ func (c *conn) upgradeH2C(f http1.Framing) bool {
 	}
 	// Bytes read past the request (the client's preface, if it did not
 	// wait for the 101) are replayed to the HTTP/2 server first.
-	var pending []byte
-	if n := c.r.Buffered(); n > 0 {
-		pending = append([]byte(nil), c.r.Bytes()...)
-		c.r.Discard(n)
-	}
-	c.r.Release()
+	pending := takeBuffered(&c.r)
 	c.w.Release()
 	c.dropMessages() // the HTTP/2 server keeps its own state from here
 	_ = c.raw.SetDeadline(time.Time{})

@@ -172,12 +172,7 @@ func (x *h2exchange) exchangeWebSocket(host *upstream.Host, oc *http1.ClientConn
 	h.Header.CopyFrom(&q.resp.Header)
 	h.Header.Del("Sec-WebSocket-Accept") // RFC 8441 §5: not used in HTTP/2
 	x.writeHead(h)                       // drops Connection and Upgrade
-	var early []byte
-	if n := oc.R.Buffered(); n > 0 {
-		early = append([]byte(nil), oc.R.Bytes()...)
-		oc.R.Discard(n)
-	}
-	oc.R.Release()
+	early := takeBuffered(&oc.R)
 	oc.W.Release()
 	_ = oc.Conn.SetDeadline(time.Time{}) // the response timeout is over; tunnel_idle rules now
 	x.tunnelWebSocket(oc.Conn, early)
@@ -241,6 +236,18 @@ func (x *h2exchange) dialTarget(host *upstream.Host) (*http1.ClientConn, error) 
 	}
 	x.q.key = host.Addr().AppendTo(x.q.key[:0])
 	return http1.NewClientConn(tcp, string(x.q.key)), nil
+}
+
+// takeBuffered returns a copy of what r has buffered and releases its
+// buffer: the connection under it goes on without the reader.
+func takeBuffered(r *http1.Reader) []byte {
+	var b []byte
+	if n := r.Buffered(); n > 0 {
+		b = append(b, r.Bytes()...)
+		r.Discard(n)
+	}
+	r.Release()
+	return b
 }
 
 // webSocketAccept is the Sec-WebSocket-Accept that answers key (RFC 6455
