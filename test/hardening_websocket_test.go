@@ -192,7 +192,12 @@ func (o *wsOrigin) serve(c net.Conn) error {
 		return err
 	}
 	var hello bytes.Buffer
-	fmt.Fprintf(&hello, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", wsAccept(key))
+	fmt.Fprintf(&hello, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n", wsAccept(key))
+	if sub := req.Header.Get("Sec-WebSocket-Protocol"); sub != "" {
+		// The first subprotocol offered is chosen (RFC 6455 §4.2.2).
+		fmt.Fprintf(&hello, "Sec-WebSocket-Protocol: %s\r\n", strings.TrimSpace(strings.Split(sub, ",")[0]))
+	}
+	hello.WriteString("\r\n")
 	_ = writeWSFrame(&hello, wsText, []byte("hello from origin"), false)
 	if _, err := c.Write(hello.Bytes()); err != nil {
 		return err

@@ -261,6 +261,9 @@ func (c *conn) badRequest(err error) {
 func (c *conn) handle(f http1.Framing) bool {
 	s := c.s
 	c.m.body.Reset(&c.r, f, 400, s.o.MaxHeaderBytes)
+	if s.o.H2C && c.upgradeH2C(f) {
+		return false // the connection went on in HTTP/2 and has ended
+	}
 	switch {
 	case c.m.req.Form == httpmsg.AuthorityForm:
 		if !s.o.AllowCONNECT {

@@ -44,7 +44,11 @@ func IsH2Preface(b []byte) bool {
 
 // ServeH2 serves an HTTP/2 connection (after TLS ALPN "h2", or h2c with
 // prior knowledge) until it ends, then closes it and calls done.
-func (s *Server) ServeH2(c net.Conn, done func()) {
+func (s *Server) ServeH2(c net.Conn, done func()) { s.serveH2Conn(c, done, nil) }
+
+// serveH2Conn serves an HTTP/2 connection; up, when not nil, is the
+// HTTP/1.1 request that upgraded it (h2c Upgrade), served as stream 1.
+func (s *Server) serveH2Conn(c net.Conn, done func(), up *h2cUpgrade) {
 	defer done()
 	defer c.Close()
 	client, _ := netip.ParseAddrPort(c.RemoteAddr().String())
@@ -66,11 +70,13 @@ func (s *Server) ServeH2(c net.Conn, done func()) {
 	})
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	s.h2.ServeConn(c, &http2.ServeConnOpts{
+	opts := &http2.ServeConnOpts{
 		Context:    ctx,
 		BaseConfig: s.h2base,
 		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client, protoH2) }),
-	})
+	}
+	up.apply(ctx, opts)
+	s.h2.ServeConn(c, opts)
 }
 
 // h2req is one HTTP/2 request's storage, pooled.
@@ -109,9 +115,14 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	}()
 	x := h2exchange{s: s, w: w, r: r, q: q, client: client, proto: proto, start: time.Now()}
 	defer x.log()
-	if s.o.Routes == nil || r.Method == http.MethodConnect {
+	// Extended CONNECT (RFC 8441) is served over HTTP/2 only; RFC 9220's
+	// over HTTP/3 is not.
+	if s.o.Routes == nil || r.Method == http.MethodConnect && proto != protoH2 {
 		x.plain(http.StatusMethodNotAllowed, "not served over "+proto.String()+" here")
 		return
+	}
+	if r.Method == http.MethodConnect && !x.acceptExtendedConnect() {
+		return // answered: only RFC 8441 WebSocket is served
 	}
 	// Requests go upstream in HTTP/1.1, so they must be ones the HTTP/1.1
 	// parser would take from a client. HTTP/2 carries method and path as
@@ -130,7 +141,7 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	}
 	h := &q.req
 	h.Reset()
-	h.Method = h.StoreString(r.Method)
+	h.Method = h.StoreString(x.method())
 	h.Form = httpmsg.OriginForm
 	h.Path = h.StoreString(r.RequestURI)
 	h.Version = httpmsg.Version{Major: 2}
@@ -139,6 +150,9 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	}
 	h.Header.AddString("Host", r.Host)
 	for name, values := range r.Header {
+		if name[0] == ':' {
+			continue // ":protocol" of an extended CONNECT (RFC 8441 §4)
+		}
 		for _, v := range values {
 			h.Header.AddString(name, v)
 		}
@@ -155,6 +169,10 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	x.route = rt
 	q.params = params
 	if g := s.routeGate(rt); g != nil && !x.admit(g) {
+		return
+	}
+	if x.ws && rt.Action != reverse.Proxy {
+		x.webSocketElsewhere()
 		return
 	}
 	switch rt.Action {
@@ -194,6 +212,7 @@ type h2exchange struct {
 	proto    streamProto
 	route    *reverse.Route
 	start    time.Time
+	ws       bool // an RFC 8441 WebSocket (extended CONNECT), sent upstream as a GET upgrade
 	status   int
 	up, down int64
 	err      string
@@ -273,6 +292,10 @@ func (x *h2exchange) proxy() {
 		return
 	}
 	if u.Transport != nil {
+		if x.ws {
+			x.plain(http.StatusBadGateway, "WebSocket over HTTP/2 needs an http1 upstream")
+			return
+		}
 		x.exchangeStd(t)
 		return
 	}
@@ -284,6 +307,10 @@ func (x *h2exchange) proxy() {
 				continue
 			}
 			x.plain(http.StatusBadGateway, "cannot reach the upstream: "+err.Error())
+			return
+		}
+		if x.ws {
+			x.exchangeWebSocket(t.host, oc, u)
 			return
 		}
 		if !x.exchange(t, oc) {
@@ -403,6 +430,15 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 		oc.Close()
 		return true
 	}
+	x.relay(oc, fr, &outcome)
+	return false
+}
+
+// relay passes the response head read on oc to the client, then its
+// content and trailers; oc goes back to the pool if it can be reused.
+func (x *h2exchange) relay(oc *http1.ClientConn, fr http1.Framing, outcome *upstream.Outcome) {
+	s, q := x.s, x.q
+	outcome.Status = q.resp.Status
 	_ = oc.Conn.SetDeadline(time.Now().Add(s.o.IdleTimeout))
 	h := &q.rout
 	h.Reset()
@@ -422,7 +458,7 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 				oc.Close()
 				x.err = "client went away: " + werr.Error()
 				outcome.Abandoned = true
-				return false
+				return
 			}
 			q.rb.Consume(len(chunk))
 			if flusher != nil && oc.R.Buffered() == 0 {
@@ -452,7 +488,7 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 	} else {
 		oc.Close()
 	}
-	return false
+	return
 }
 
 // upstreamFailed answers 504 for a target too slow, 502 otherwise.

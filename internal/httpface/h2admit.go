@@ -30,7 +30,7 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 	if g.Gate.Policy == nil {
 		return true
 	}
-	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.r.Method, Host: string(x.q.params.Host)}
+	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.method(), Host: string(x.q.params.Host)}
 	d := g.Gate.Decide(&gr)
 	switch d.Verdict {
 	case gate.Allow:

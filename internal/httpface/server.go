@@ -92,6 +92,10 @@ type Options struct {
 	// HSTS, when set, is the Strict-Transport-Security value added to the
 	// reverse face's responses.
 	HSTS string
+	// H2C marks a plain listener that speaks HTTP/2 without TLS: the
+	// server package hands prior-knowledge connections to ServeH2, and the
+	// reverse face takes the HTTP/1.1 "Upgrade: h2c" (RFC 7540 §3.2).
+	H2C bool
 }
 
 func (o *Options) setDefaults() {

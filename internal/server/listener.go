@@ -81,6 +81,7 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 			TunnelIdle:      tunnelIdle,
 			ResponseTimeout: lc.Timeouts.Response.Or(config.DefaultResponse),
 			MaxHeaderBytes:  int(lc.MaxHeaderBytes.Or(config.DefaultMaxHeaderBytes)),
+			H2C:             lc.H2C,
 		}
 		if l.tls != nil {
 			o.Scheme = "https"
