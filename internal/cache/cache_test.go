@@ -266,13 +266,14 @@ func TestPurge(t *testing.T) {
 	if n, err := c.PurgeURL("http://example.com:80/css/c"); n != 1 || err != nil {
 		t.Errorf("purge by URL: %d %v", n, err)
 	}
+	store(t, c, newReq("GET", "http://example.com:8080/d"), newResp(200, "Cache-Control: max-age=60"), "d", 0)
 	if n, err := c.PurgePrefix("http://example.com"); n != 1 || err != nil {
 		t.Errorf("purge a whole host: %d %v", n, err)
 	}
 	if _, err := c.PurgeURL("/relative"); err == nil {
 		t.Error("a relative URL is refused")
 	}
-	if s := c.Stats(); s.Purged != 6 || s.MemoryObjects != 0 {
+	if s := c.Stats(); s.Purged != 6 || s.MemoryObjects != 1 {
 		t.Errorf("stats %+v", s)
 	}
 }
@@ -300,5 +301,14 @@ func TestWrongLengthNotStored(t *testing.T) {
 	}
 	if res := lookup(c, req, 1); res.Action != Forward {
 		t.Error("nothing was stored")
+	}
+}
+
+func TestHEADOnStaleEntryDoesNotFill(t *testing.T) {
+	c := newCache(t, Options{})
+	store(t, c, newReq("GET", "http://example.com/h"), newResp(200, "Cache-Control: max-age=1", `ETag: "h"`), "x", 0)
+	res := lookup(c, newReq("HEAD", "http://example.com/h"), 10)
+	if res.Action != Forward || res.Fill != nil || res.Status.Fwd != FwdStale {
+		t.Errorf("RFC9111_4.3.5_a_HEAD_on_a_stale_entry_goes_up_without_a_fill: %+v fill %v", res.Status, res.Fill != nil)
 	}
 }

@@ -151,6 +151,11 @@ func TestCollapseWaitIsBounded(t *testing.T) {
 	if res.Action != Forward || res.Fill != nil || time.Since(start) > time.Second {
 		t.Errorf("a follower gives up after CollapseWait: action %d after %v", res.Action, time.Since(start))
 	}
+	if next := lookup(c, req, 0); next.Fill == nil {
+		t.Error("after a timed-out wait the next miss leads a new fill")
+	} else {
+		next.Fill.Abort(nil)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	c2 := newCache(t, Options{})

@@ -151,3 +151,20 @@ func TestStreaming100MiB(t *testing.T) {
 		t.Error("a 100 MiB object is not promoted to memory")
 	}
 }
+
+func TestDiskAnswerSurvivesPurge(t *testing.T) {
+	c := newCache(t, Options{Dir: t.TempDir(), MemoryMaxObject: 1})
+	req := newReq("GET", "http://example.com/held")
+	store(t, c, req, newResp(200, "Cache-Control: max-age=60"), "on disk", 0)
+	res := lookup(c, req, 1)
+	if res.Action != Answer {
+		t.Fatal("no hit")
+	}
+	if n, _ := c.PurgeURL("http://example.com/held"); n != 1 {
+		t.Fatalf("purged %d", n)
+	}
+	if got := content(t, res); got != "on disk" {
+		t.Errorf("an answer holds its file open across a purge: %q", got)
+	}
+	res.Close()
+}

@@ -3,29 +3,36 @@
 // Cache-Status). It decides, stores and serves; it never dials: the faces
 // go upstream and feed it what they get.
 //
-// The model, for one request:
+// The model, for one request (the face keeps one Result per connection):
 //
-//	res := c.Lookup(ctx, &cache.Request{Head: req, TLS: tls, Now: now}, &res)
-//	Answer:  write res.Head (and res.Body unless HEAD or bodiless) from the cache.
-//	Forward: go upstream. When res.Fill is set this request leads a fill:
-//	         res.Fill.Prepare(out) adds validators, then Response(head, times)
-//	         says Store (relay and copy the body into the Fill, then Commit),
-//	         Pass (relay, nothing stored) or Replace (res is now an Answer:
-//	         a 304 refreshed the stored response, or stale-if-error applies).
+//	c.Lookup(ctx, &cache.Request{Head: req, TLS: tls, Now: now}, &res)
+//	Answer:  send res.Head, then res.WriteBody (or res.Bytes) unless
+//	         res.NoBody. res.Refresh, if set, is a background revalidation
+//	         (stale-while-revalidate) the face runs or Aborts.
+//	Forward: go upstream. With res.Fill set this request leads a fill:
+//	         Fill.Prepare(out) adds the stored validators to the outbound
+//	         request; Fill.Response(head, times, &res) says Store (relay,
+//	         copy the content into the Fill, Commit or Abort), Pass (relay,
+//	         nothing stored) or Replace (res is now an Answer: a 304
+//	         refreshed the stored response, or stale-if-error applies);
+//	         Fill.Fail on no response may also turn res into an Answer.
+//	After an unsafe request: c.Invalidate(req, tls, resp) (§4.4).
 //
 // Entries are indexed by a primary key (method class and effective URI,
-// RFC 9111 §4.1) and, within one key, by their secondary key: the request
-// fields the stored response's Vary names, plus the configured key
-// additions. Response metadata (head, times, freshness) is immutable once
-// published and swapped whole when a 304 updates it (§4.3.4), so a lookup
-// reads it under a read lock without copying.
+// §4.1) and, within one key, by their secondary key: the request fields the
+// stored response's Vary names, plus configured key additions. Response
+// metadata (head, times, freshness) is immutable once published and
+// swapped whole when a 304 updates it (§4.3.4), so a hit reads it under a
+// read lock without copying or allocating.
 //
-// Bodies live in a memory tier bounded in bytes (S3-FIFO: a small probation
-// queue in front of a main queue and a ghost list, so one scan cannot flush
-// the working set) and optionally in a disk tier bounded in bytes whose
-// files are written to a temporary name, synced and renamed, so an object is
-// visible only once complete; the index is rebuilt from the files at start.
-// An object being filled is readable at once: followers of a collapsed miss
-// read what the writer stored so far and wait for more, so a slow reader
-// never slows the writer.
+// Content lives in a memory tier bounded in bytes (S3-FIFO: a small
+// probation queue in front of a main queue and a ghost list, so a scan of
+// one-hit objects cannot flush the working set) and optionally in a disk
+// tier bounded in bytes whose files are written under a temporary name,
+// synced and renamed, so an object is visible only once complete; the
+// index is rebuilt from the files at start, and torn or temporary files are
+// deleted. An object being filled is readable at once: followers of a
+// collapsed miss read what the writer stored so far and wait for more, so
+// a slow reader never slows the writer; objects beyond the memory object
+// limit spill to a disk file as they arrive.
 package cache

@@ -97,7 +97,9 @@ func (f *Fill) Response(resp *httpmsg.ResponseHead, t ResponseTimes, res *Result
 	res.Status.FwdStatus = resp.Status
 	if f.staleM != nil {
 		switch {
-		case resp.Status == 304:
+		case resp.Status == 304 && f.staleM.validatable():
+			// Without validators of its own the cache sent the client's,
+			// and the 304 is the client's to receive.
 			if f.refresh(resp, t, res) {
 				return Replace
 			}

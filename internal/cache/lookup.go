@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/janus-proxy/janus/internal/httpmsg"
@@ -120,6 +121,13 @@ func (c *Cache) Lookup(ctx context.Context, r *Request, res *Result) {
 			}
 		}
 		c.mu.RUnlock()
+		if e != nil && src.mem == nil && src.path != "" {
+			f, err := os.Open(src.path)
+			if err != nil {
+				e, m = nil, nil // evicted meanwhile
+			}
+			src.file = f
+		}
 
 		res.Status.Fwd = FwdURIMiss
 		if len(vs) > 0 {
@@ -143,6 +151,9 @@ func (c *Cache) Lookup(ctx context.Context, r *Request, res *Result) {
 				}
 				return
 			}
+			if src.file != nil {
+				_ = src.file.Close()
+			}
 			res.Status.Fwd = FwdStale
 			if j.byClient {
 				res.Status.Fwd = FwdRequest
@@ -153,12 +164,11 @@ func (c *Cache) Lookup(ctx context.Context, r *Request, res *Result) {
 			return
 		}
 		c.stats.misses.Add(1)
-		// HEAD, Range and conditional requests go up as they are when
-		// nothing usable is stored, and nothing is stored from them;
-		// a no-store request stores nothing (§5.2.1.5).
-		if e == nil && (!httpmsg.EqualFold(h.Method, "GET") || h.Header.Has("Range") ||
-			h.Header.Has("If-None-Match") || h.Header.Has("If-Modified-Since")) ||
-			res.reqCC.Has(NoStore) {
+		// HEAD requests, and Range and conditional ones when nothing is
+		// stored, go up as they are and store nothing; nor does a
+		// no-store request (§5.2.1.5).
+		if !httpmsg.EqualFold(h.Method, "GET") || res.reqCC.Has(NoStore) || e == nil && (h.Header.Has("Range") ||
+			h.Header.Has("If-None-Match") || h.Header.Has("If-Modified-Since")) {
 			return
 		}
 		if fl := c.lead(res.key); fl != nil {
@@ -221,6 +231,13 @@ func (c *Cache) follow(ctx context.Context, r *Request, res *Result, attempt int
 	select {
 	case <-fl.ready:
 	case <-t.C:
+		// A leader this slow (or one whose face never ended its Fill)
+		// stops holding the key: the next miss leads a new flight.
+		c.mu.Lock()
+		if c.flights[string(res.key)] == fl {
+			delete(c.flights, string(res.key))
+		}
+		c.mu.Unlock()
 		res.Status.Fwd = FwdMiss
 		c.stats.misses.Add(1)
 		return true

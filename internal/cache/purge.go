@@ -61,36 +61,50 @@ func (c *Cache) purgeURIs(uris []string) int {
 	if classes == nil {
 		classes = []string{"GET"}
 	}
-	var drops []string
-	n := 0
+	var p purging
 	c.mu.Lock()
 	for _, u := range uris {
 		for _, cl := range classes {
 			for _, e := range append([]*entry(nil), c.index[cl+" "+u]...) {
-				if p := c.remove(e); p != "" {
-					drops = append(drops, p)
-				}
-				n++
+				p.remove(c, e)
 			}
 		}
 	}
 	c.mu.Unlock()
-	removeFiles(drops)
-	c.stats.purged.Add(int64(n))
-	return n
+	return p.done(c)
+}
+
+// purging collects what a purge removed; the files go once unlocked.
+type purging struct {
+	files []string
+	n     int
+}
+
+// remove takes e out; the caller holds c.mu.
+func (p *purging) remove(c *Cache, e *entry) {
+	if f := c.remove(e); f != "" {
+		p.files = append(p.files, f)
+	}
+	p.n++
+}
+
+func (p *purging) done(c *Cache) int {
+	removeFiles(p.files)
+	c.stats.purged.Add(int64(p.n))
+	return p.n
 }
 
 // PurgePrefix removes every stored response whose URL starts with prefix
-// (an absolute URL: scheme and host must be given).
+// (an absolute URL: scheme and host must be given; compared after the
+// normalisation of keys, so the host's case and default port do not
+// matter).
 func (c *Cache) PurgePrefix(prefix string) (int, error) {
 	p, err := normalizeURL(prefix)
 	if err != nil {
 		return 0, err
 	}
-	if !strings.HasSuffix(prefix, "/") && strings.HasSuffix(p, "/") && !strings.Contains(prefix[strings.Index(prefix, "//")+2:], "/") {
-		// "http://host" as a prefix means the whole host.
-		p = p[:len(p)-1]
-	}
+	// "http://host" normalises to "http://host:80/": the whole host, and
+	// not "http://host:8080/".
 	return c.purge(func(key string, _ *meta) bool { return strings.HasPrefix(uriOf(key), p) }), nil
 }
 
@@ -101,23 +115,17 @@ func (c *Cache) PurgeTag(tag string) int {
 }
 
 func (c *Cache) purge(match func(string, *meta) bool) int {
-	var drops []string
-	n := 0
+	var p purging
 	c.mu.Lock()
 	for key, vs := range c.index {
 		for _, e := range append([]*entry(nil), vs...) {
 			if match(key, e.meta.Load()) {
-				if p := c.remove(e); p != "" {
-					drops = append(drops, p)
-				}
-				n++
+				p.remove(c, e)
 			}
 		}
 	}
 	c.mu.Unlock()
-	removeFiles(drops)
-	c.stats.purged.Add(int64(n))
-	return n
+	return p.done(c)
 }
 
 // Invalidate applies RFC 9111 §4.4 after the face relayed the response to

@@ -11,15 +11,15 @@ import (
 
 // bodySource is where an answer's content comes from, and which part.
 type bodySource struct {
-	mem       []byte  // complete, in memory
-	path      string  // complete, on disk (content at offset 0)
-	obj       *object // being filled
-	off, n    int64   // the part to send; n < 0: to the end (object being filled)
+	mem       []byte   // complete, in memory
+	path      string   // complete, on disk (content at offset 0)
+	file      *os.File // path, opened by Lookup so an eviction cannot take it away
+	obj       *object  // being filled
+	off, n    int64    // the part to send; n < 0: to the end (object being filled)
 	readerRef bool
 }
 
 var (
-	reason200 = []byte("OK")
 	reason206 = []byte("Partial Content")
 	reason304 = []byte("Not Modified")
 	reason416 = []byte("Range Not Satisfiable")
@@ -44,7 +44,7 @@ func (c *Cache) answer(res *Result, r *Request, e *entry, m *meta, src bodySourc
 	}
 	c.stats.hits.Add(1)
 	if src.mem == nil && src.obj == nil && src.path != "" && m.length <= c.memMax {
-		src.mem = c.promote(e, src.path, m.length)
+		src.mem = c.promote(e, src, m.length)
 	}
 	head := &res.Head
 	head.Reset()
@@ -113,15 +113,15 @@ func (c *Cache) answer(res *Result, r *Request, e *entry, m *meta, src bodySourc
 			hdr.Add(contentLengthName, res.scratch)
 		}
 	}
-	if res.NoBody {
-		if src.obj != nil {
-			src.obj.release()
-			src.obj = nil
-		}
-		src = bodySource{}
+	if src.mem != nil && src.file != nil {
+		_ = src.file.Close() // promoted
+		src.file, src.path = nil, ""
 	}
 	res.body = src
 	res.body.readerRef = src.obj != nil
+	if res.NoBody {
+		res.Close()
+	}
 }
 
 var (
@@ -157,8 +157,18 @@ func (c *Cache) gatewayTimeout(res *Result, r *Request) {
 
 // promote reads a disk object into the memory tier (the memory tier is in
 // front of the disk tier) and returns its content, nil on failure.
-func (c *Cache) promote(e *entry, path string, n int64) []byte {
-	b, err := readContent(path, n)
+func (c *Cache) promote(e *entry, src bodySource, n int64) []byte {
+	var b []byte
+	var err error
+	if src.file != nil {
+		b = make([]byte, n)
+		_, err = src.file.ReadAt(b, 0)
+		if err == io.EOF && n == 0 {
+			err = nil
+		}
+	} else {
+		b, err = readContent(src.path, n)
+	}
 	if err != nil {
 		return nil
 	}
@@ -202,12 +212,15 @@ func (r *Result) WriteBody(w io.Writer) (int64, error) {
 	}
 	s := &r.body
 	switch {
-	case s.path != "":
-		f, err := os.Open(s.path)
-		if err != nil {
-			return 0, err
+	case s.file != nil || s.path != "":
+		f := s.file
+		if f == nil {
+			var err error
+			if f, err = os.Open(s.path); err != nil {
+				return 0, err
+			}
+			s.file = f // closed by Close
 		}
-		defer func() { _ = f.Close() }()
 		if _, err := f.Seek(s.off, io.SeekStart); err != nil {
 			return 0, err
 		}
@@ -236,11 +249,15 @@ func (r *Result) WriteBody(w io.Writer) (int64, error) {
 	return 0, nil
 }
 
-// Close releases what an Answer holds (an object being filled). Lookup
-// calls it on reuse; call it when a Result is dropped.
+// Close releases what an Answer holds (an object being filled, an open
+// disk object). Lookup calls it on reuse; call it when a Result is
+// dropped, or a disk answer keeps its file open.
 func (r *Result) Close() {
 	if r.body.readerRef && r.body.obj != nil {
 		r.body.obj.release()
+	}
+	if r.body.file != nil {
+		_ = r.body.file.Close()
 	}
 	r.body = bodySource{}
 }
