@@ -167,3 +167,65 @@ func TestBinaryReopensLogOnSIGUSR1(t *testing.T) {
 	waitLines(logPath, 1)
 	waitLines(logPath+".1", 1)
 }
+
+// TestBinaryReloadsOnSIGHUP: SIGHUP loads the config file again and serves
+// it on the same socket; a broken file changes nothing.
+func TestBinaryReloadsOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "janus.yaml")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	write := func(body string) {
+		cfg := "listeners:\n  - name: site\n    listen: '" + addr + "'\n    reverse: {routes: [{name: hello, respond: {status: 200, body: " + body + "}}]}\n"
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer := func() string {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	write("one")
+	cmd, _ := startBinary(t, buildJanus(t), "run", "-c", cfgPath)
+	if got := answer(); got != "one" {
+		t.Fatalf("before the reload: %q", got)
+	}
+	waitAnswer := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := answer()
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("answer %q, want %q", got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	write("two")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitAnswer("two")
+	if err := os.WriteFile(cfgPath, []byte("listeners: [{{{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := answer(); got != "two" {
+		t.Errorf("after a broken config: %q, want the running one's %q", got, "two")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -84,9 +85,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 				log.Info("logs reopened")
 			}
 		case syscall.SIGHUP:
-			log.Warn("SIGHUP: hot reload is not available yet; restart Janus to apply a new config")
+			reload(srv, *path, log)
 		default:
-			drain := cfg.Shutdown.Drain.Or(config.DefaultDrain)
+			drain := srv.Config().Shutdown.Drain.Or(config.DefaultDrain)
 			log.Info("shutting down", "signal", sig.String(), "drain", drain.String())
 			ctx, cancel := context.WithTimeout(context.Background(), drain)
 			// A second signal cuts the drain short.
@@ -108,6 +109,21 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// reload loads the config file again and swaps it in; a config that does
+// not load or build changes nothing, and the reason is logged with file
+// and line.
+func reload(srv *server.Server, path string, log *slog.Logger) {
+	cfg, err := loadConfig(path)
+	if err == nil {
+		err = srv.Reload(cfg)
+	}
+	if err != nil {
+		log.Error("reload failed; the running config keeps serving", "err", err)
+		return
+	}
+	log.Info("reloaded", "config", cfg.File)
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {

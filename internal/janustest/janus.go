@@ -103,3 +103,22 @@ func (j *Janus) WaitLog(t testing.TB, match func(map[string]any) bool) map[strin
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Reload writes yamlText as the config and reloads Janus with it, as
+// SIGHUP does; the error is the config's or the reload's.
+func (j *Janus) Reload(t testing.TB, yamlText string) error {
+	t.Helper()
+	path := filepath.Join(j.Dir, "janus.yaml")
+	if err := os.WriteFile(path, []byte(yamlText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	if err := j.Server.Reload(cfg); err != nil {
+		return err
+	}
+	j.Config = cfg
+	return nil
+}

@@ -174,8 +174,20 @@ func (g *generation) stopUpstreams() {
 	}
 }
 
-// acquire counts a connection this generation serves.
-func (g *generation) acquire() { g.refs.Add(1) }
+// tryAcquire counts a connection this generation serves, unless it has
+// already closed (a reload retired it while the connection was being
+// accepted).
+func (g *generation) tryAcquire() bool {
+	for {
+		n := g.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if g.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
 
 // release ends a connection's hold; the last one closes the generation
 // once it is no longer current.

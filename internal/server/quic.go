@@ -96,9 +96,12 @@ func (sk *socket) acceptQUIC() {
 			}
 			return
 		}
+		if l = sk.claim(l); l == nil {
+			_ = qc.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "shutting down")
+			continue
+		}
 		tc := &trackedQUIC{qc}
 		sk.srv.conns.add(tc)
-		l.gen.acquire()
 		go l.http.ServeH3(qc, func() {
 			sk.srv.conns.remove(tc)
 			<-l.slots

@@ -41,8 +41,13 @@ type Server struct {
 	mu      sync.Mutex // serialises Start, Reload and Shutdown
 	seq     int        // generations built
 	cur     atomic.Pointer[generation]
-	gens    map[*generation]struct{} // every generation not yet closed
-	sockets map[string]*socket       // by socketKey
+	sockets map[string]*socket // by socketKey
+
+	// gens is every generation not yet closed. It has a lock of its own:
+	// a generation closes (forget) from whichever goroutine lets it go
+	// last, Reload's included.
+	gensMu sync.Mutex
+	gens   map[*generation]struct{}
 	started bool
 	stopped bool
 
@@ -65,7 +70,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.seq = g.seq
-	s.gens[g] = struct{}{}
+	s.remember(g)
 	s.cur.Store(g)
 	return s, nil
 }
@@ -179,7 +184,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return fmt.Errorf("reload: %w", err)
 	}
 	s.seq = g.seq
-	s.gens[g] = struct{}{}
+	s.remember(g)
 	g.startUpstreams()
 	keep := map[string]bool{}
 	for _, l := range g.listeners {
@@ -213,11 +218,17 @@ func (s *Server) Reload(cfg *config.Config) error {
 	return nil
 }
 
+func (s *Server) remember(g *generation) {
+	s.gensMu.Lock()
+	s.gens[g] = struct{}{}
+	s.gensMu.Unlock()
+}
+
 // forget drops a closed generation.
 func (s *Server) forget(g *generation) {
-	s.mu.Lock()
+	s.gensMu.Lock()
 	delete(s.gens, g)
-	s.mu.Unlock()
+	s.gensMu.Unlock()
 }
 
 // Addr returns the bound address of the named listener (useful with port 0).
@@ -257,11 +268,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, sk := range s.sockets {
 		sk.close()
 	}
+	s.mu.Unlock()
+	s.gensMu.Lock()
 	gens := make([]*generation, 0, len(s.gens))
 	for g := range s.gens {
 		gens = append(gens, g)
 	}
-	s.mu.Unlock()
+	s.gensMu.Unlock()
 	for _, g := range gens {
 		for _, l := range g.listeners {
 			l.drain()

@@ -114,9 +114,34 @@ func (sk *socket) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		if l = sk.claim(l); l == nil {
+			_ = c.Close() // shutting down
+			continue
+		}
 		sk.srv.conns.add(c)
-		l.gen.acquire()
 		go l.serve(c)
+	}
+}
+
+// claim returns the listener to serve a connection just accepted with a
+// slot of l: the socket's current one, which may have changed while Accept
+// waited (its generation counts the connection), with a slot of its own;
+// nil, with l's slot given back, when every generation has closed.
+func (sk *socket) claim(l *listener) *listener {
+	for {
+		cur := sk.cur.Load()
+		if cur != l {
+			<-l.slots
+			l = cur
+			l.slots <- struct{}{}
+		}
+		if l.gen.tryAcquire() {
+			return l
+		}
+		if sk.cur.Load() == l {
+			<-l.slots
+			return nil
+		}
 	}
 }
 

@@ -1,0 +1,245 @@
+package test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/proxy"
+
+	"github.com/janus-proxy/janus/internal/janustest"
+)
+
+// reloadConfig is one of two configs a reload alternates between: the same
+// listeners (a reverse one and a forward one with CONNECT and SOCKS5), a
+// route answering with the generation's name, and a different upstream
+// target.
+func reloadConfig(gen, target string) string {
+	return fmt.Sprintf(`
+log: {access: {format: json}}
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    reverse:
+      routes:
+        - name: app
+          match: {path_prefix: /}
+          upstream: app
+          response_headers: {set: {X-Generation: %s}}
+  - name: fwd
+    listen: 127.0.0.1:0
+    forward: {policy: local, connect_ports: ["1-65535"]}
+upstreams:
+  app: {targets: [%q]}
+policies:
+  local:
+    - allow: {name: local-origin, to: [127.0.0.1]}
+`, gen, target)
+}
+
+// echoServer echoes every line it reads, on loopback.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestReloadUnderLoadDropsNothing: 20 reloads between two configs while
+// clients send requests through the reverse face (keep-alive and new
+// connections) and keep CONNECT tunnels and SOCKS5 sessions open through
+// the forward face: no request fails, no tunnel breaks, the listeners keep
+// their sockets, and the new config takes effect.
+func TestReloadUnderLoadDropsNothing(t *testing.T) {
+	checkLeaks(t)
+	a := startNamedOrigin(t, "a")
+	b := startNamedOrigin(t, "b")
+	echo := echoServer(t)
+	configs := []string{reloadConfig("one", a.addr()), reloadConfig("two", b.addr())}
+	j := janustest.Start(t, configs[0], nil)
+	web, fwd := j.Addr(t, "web"), j.Addr(t, "fwd")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var requests, failures atomic.Int32
+	var seen sync.Map // X-Generation values
+	fail := func(format string, args ...any) {
+		failures.Add(1)
+		t.Errorf(format, args...)
+	}
+	// Reverse face: keep-alive clients and clients with a new connection
+	// per request.
+	for i := range 4 {
+		tr := &http.Transport{DisableKeepAlives: i%2 == 1}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		wg.Go(func() {
+			for n := 0; n < 100000; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get("http://" + web + "/x")
+				if err != nil {
+					fail("reverse request: %v", err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					fail("reverse request: status %d: %s", resp.StatusCode, body)
+					return
+				}
+				seen.Store(resp.Header.Get("X-Generation")+"/"+resp.Header.Get("X-Origin"), true)
+				requests.Add(1)
+			}
+		})
+	}
+	// Forward face: long-lived CONNECT tunnels and SOCKS5 sessions, each
+	// echoing a line every few milliseconds.
+	tunnels := func(name string, dial func() (net.Conn, error)) {
+		for range 3 {
+			c, err := dial()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for n := 0; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+					line := fmt.Sprintf("%s %d\n", name, n)
+					if _, err := io.WriteString(c, line); err != nil {
+						fail("%s broke after %d echoes: %v", name, n, err)
+						return
+					}
+					got, err := br.ReadString('\n')
+					if err != nil || got != line {
+						fail("%s broke after %d echoes: %q %v", name, n, got, err)
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			})
+		}
+	}
+	tunnels("CONNECT", func() (net.Conn, error) {
+		c, err := net.Dial("tcp", fwd)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", echo, echo)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, &http.Request{Method: "CONNECT"})
+		if err != nil || resp.StatusCode != 200 || br.Buffered() != 0 {
+			c.Close()
+			return nil, fmt.Errorf("CONNECT: %v %v", resp, err)
+		}
+		return c, nil
+	})
+	tunnels("SOCKS5", func() (net.Conn, error) {
+		d, err := proxy.SOCKS5("tcp", fwd, nil, proxy.Direct)
+		if err != nil {
+			return nil, err
+		}
+		return d.Dial("tcp", echo)
+	})
+
+	for i := range 20 {
+		time.Sleep(50 * time.Millisecond)
+		if err := j.Reload(t, configs[(i+1)%2]); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		if got := j.Addr(t, "web"); got != web {
+			t.Fatalf("reload %d moved the listener from %s to %s", i, web, got)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	var gens []string
+	seen.Range(func(k, _ any) bool { gens = append(gens, k.(string)); return true })
+	t.Logf("%d reverse requests, %d failures, seen %v", requests.Load(), failures.Load(), gens)
+	if failures.Load() > 0 {
+		for _, l := range j.Log.Lines() {
+			if s, _ := l["status"].(float64); s >= 500 {
+				t.Logf("access log: %v", l)
+			}
+		}
+	}
+	for _, want := range []string{"one/a", "two/b"} {
+		if _, ok := seen.Load(want); !ok {
+			t.Errorf("never saw generation/origin %s: %v", want, gens)
+		}
+	}
+	if _, ok := seen.Load("one/b"); ok {
+		t.Errorf("a response mixed the two configs (one/b)")
+	}
+}
+
+// TestReloadWithABadConfigChangesNothing: a config that does not load, or
+// one that cannot be served (its new listener's address is taken), is
+// refused with its reason, and the running config keeps serving.
+func TestReloadWithABadConfigChangesNothing(t *testing.T) {
+	a := startNamedOrigin(t, "a")
+	good := reloadConfig("one", a.addr())
+	j := janustest.Start(t, good, nil)
+	web := j.Addr(t, "web")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, tc := range []struct {
+		desc, yaml, want string
+	}{
+		{"unknown key", strings.Replace(good, "log: {access: {format: json}}", "log: {access: {format: json}}\ncolour: blue", 1), "janus.yaml:3: colour: unknown key"},
+		{"undefined upstream", strings.Replace(good, "upstream: app", "upstream: nowhere", 1), "upstream"},
+		{"address in use", "", "address already in use"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			yaml := tc.yaml
+			if tc.desc == "address in use" {
+				// The listener goes under listeners:, before upstreams.
+				yaml = strings.Replace(good, "upstreams:", fmt.Sprintf("  - name: extra\n    listen: %s\n    forward: {policy: local}\nupstreams:", taken.Addr()), 1)
+			}
+			err := j.Reload(t, yaml)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("reload error %v, want one saying %q", err, tc.want)
+			}
+			resp, _ := get(t, "http://"+web+"/x", nil)
+			if resp.StatusCode != 200 || resp.Header.Get("X-Generation") != "one" {
+				t.Errorf("after a refused reload: %d %q", resp.StatusCode, resp.Header.Get("X-Generation"))
+			}
+		})
+	}
+}
