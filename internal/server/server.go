@@ -46,8 +46,8 @@ type Server struct {
 	// gens is every generation not yet closed. It has a lock of its own:
 	// a generation closes (forget) from whichever goroutine lets it go
 	// last, Reload's included.
-	gensMu sync.Mutex
-	gens   map[*generation]struct{}
+	gensMu  sync.Mutex
+	gens    map[*generation]struct{}
 	started bool
 	stopped bool
 
