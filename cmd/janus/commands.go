@@ -65,7 +65,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	srv, err := server.New(cfg, server.Options{Logger: log})
+	srv, err := server.New(cfg, server.Options{Logger: log, Version: versionString()})
 	if err != nil {
 		log.Error("cannot build server", "err", err)
 		return 1
@@ -115,15 +115,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 // not load or build changes nothing, and the reason is logged with file
 // and line.
 func reload(srv *server.Server, path string, log *slog.Logger) {
-	cfg, err := loadConfig(path)
-	if err == nil {
-		err = srv.Reload(cfg)
-	}
+	err := srv.ReloadFrom(func() (*config.Config, error) { return loadConfig(path) })
 	if err != nil {
 		log.Error("reload failed; the running config keeps serving", "err", err)
 		return
 	}
-	log.Info("reloaded", "config", cfg.File)
+	log.Info("reloaded", "config", srv.Config().File)
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {

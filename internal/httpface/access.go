@@ -76,6 +76,17 @@ func (c *conn) logAccess() {
 		Duration:  time.Since(c.x.start),
 		Rule:      c.x.rule,
 		Error:     c.x.err,
+		Face:      "forward",
+		Denied:    c.x.denied,
+	}
+	if c.m.req.Form == httpmsg.OriginForm && c.s.o.Routes != nil {
+		e.Face = "reverse"
+		if c.x.route != nil {
+			e.Route = c.x.route.Name
+		}
+		if c.x.upstream != nil && c.x.upstream.Pool != nil {
+			e.Upstream = c.x.upstream.Pool.Name()
+		}
 	}
 	if v := c.m.req.Header.Get("User-Agent"); v != nil {
 		c.strs.ua = reuse(c.strs.ua, v)

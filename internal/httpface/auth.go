@@ -70,6 +70,7 @@ func parseBasic(v []byte) (name, password string, ok bool) {
 
 // challenge answers 407 with a Basic challenge.
 func (c *conn) challenge(msg string) {
+	c.x.denied = true
 	c.reply(407, msg, challengeField)
 	c.logError(msg)
 }
@@ -106,6 +107,7 @@ func (c *conn) decide(proto gate.Protocol) (gate.Request, bool) {
 func (c *conn) deny(rule string, cause error) {
 	msg := "access denied by rule " + rule
 	c.x.rule = rule
+	c.x.denied = true
 	c.reply(403, msg, nil)
 	if cause != nil {
 		c.logError(msg + ": " + cause.Error())

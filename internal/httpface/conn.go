@@ -137,6 +137,7 @@ type exchange struct {
 	closeConn bool           // the client connection must close after this exchange
 	route     *reverse.Route // the reverse face's route; nil for the forward face
 	upstream  *Upstream      // the route's upstream, for a proxy route
+	denied    bool           // a gate rule refused it (403) or asked for credentials (401, 407)
 }
 
 var connPool = sync.Pool{New: func() any { return new(conn) }}

@@ -74,7 +74,13 @@ func (c *conn) join(origin net.Conn, originPending []byte) {
 	// tunnel then holds two small stacks, not the one grown serving HTTP.
 	c.detached = true
 	c.tunnelRefs.Store(2)
+	if s.o.Tunnels != nil {
+		s.o.Tunnels.Add(1)
+	}
 	tunnel.Start(c.raw, origin, tunnel.Options{Idle: s.o.TunnelIdle, ClientPending: pending}, func(res tunnel.Result, err error) {
+		if s.o.Tunnels != nil {
+			s.o.Tunnels.Add(-1)
+		}
 		c.x.up += res.Up
 		c.x.down += res.Down
 		if err != nil {

@@ -216,6 +216,8 @@ type h2exchange struct {
 	status   int
 	up, down int64
 	err      string
+	upstream string // the pool that served it
+	denied   bool   // a route's gate refused it or asked for credentials
 }
 
 // plain answers with a short text of Janus's own.
@@ -278,6 +280,7 @@ func (x *h2exchange) proxy() {
 		x.plain(http.StatusBadGateway, "no such upstream")
 		return
 	}
+	x.upstream = u.Pool.Name()
 	if r.Context().Err() != nil {
 		// Reset by the client before its turn (a rapid reset): no target
 		// hears of it.
@@ -523,8 +526,12 @@ func (x *h2exchange) log() {
 		UserAgent: x.r.UserAgent(),
 		Referer:   x.r.Referer(),
 	}
+	e.Face = "reverse"
+	e.Denied = x.denied
+	e.Upstream = x.upstream
 	if x.route != nil {
 		e.Rule = x.route.Name
+		e.Route = x.route.Name
 	}
 	a.Log(e)
 }

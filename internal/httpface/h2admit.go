@@ -38,12 +38,14 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 	case gate.Challenge:
 		x.challenge(g)
 	default:
+		x.denied = true
 		x.plain(http.StatusForbidden, "access denied by rule "+d.Rule)
 	}
 	return false
 }
 
 func (x *h2exchange) challenge(g *RouteGate) {
+	x.denied = true
 	realm := g.Realm
 	if realm == "" {
 		realm = "janus"

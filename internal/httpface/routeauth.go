@@ -75,6 +75,7 @@ func (c *conn) unauthorized(g *RouteGate, msg string) {
 		realm = "janus"
 	}
 	c.x.rule = gate.RuleAuth
+	c.x.denied = true
 	c.reply(401, msg, func(h *httpmsg.Header) {
 		h.AddString("WWW-Authenticate", `Basic realm="`+realm+`", charset="UTF-8"`)
 	})

@@ -52,6 +52,9 @@ var _ AccessLog = (*observe.AccessLog)(nil)
 // Options configure a Server. Zero durations and sizes take the defaults
 // given with each field.
 type Options struct {
+	// Tunnels, when set, counts the tunnels open (CONNECT and upgrades),
+	// for the metrics.
+	Tunnels *atomic.Int64
 	Listener  string       // the listener's name, for logs
 	Gate      *gate.Gate   // required: who may go where
 	Dialer    Dialer       // required: the only way out

@@ -39,6 +39,12 @@ func appendJSON(b []byte, e *Entry) []byte {
 	b = appendJSONField(b, "rule", e.Rule)
 	b = appendJSONField(b, "error", e.Error)
 	// Optional fields are left off when empty.
+	if e.Route != "" {
+		b = appendJSONField(b, "route", e.Route)
+	}
+	if e.Upstream != "" {
+		b = appendJSONField(b, "upstream", e.Upstream)
+	}
 	if e.UserAgent != "" || e.Referer != "" {
 		b = appendJSONField(b, "user_agent", e.UserAgent)
 	}

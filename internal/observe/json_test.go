@@ -27,6 +27,12 @@ func slogLine(e *Entry) []byte {
 		slog.String("target", e.Target), slog.Int("status", e.Status), slog.Int64("bytes_up", e.BytesUp),
 		slog.Int64("bytes_down", e.BytesDown), slog.Float64("duration_ms", float64(e.Duration.Microseconds())/1000),
 		slog.String("rule", e.Rule), slog.String("error", e.Error))
+	if e.Route != "" {
+		r.AddAttrs(slog.String("route", e.Route))
+	}
+	if e.Upstream != "" {
+		r.AddAttrs(slog.String("upstream", e.Upstream))
+	}
 	if e.UserAgent != "" || e.Referer != "" {
 		r.AddAttrs(slog.String("user_agent", e.UserAgent))
 	}
@@ -50,6 +56,7 @@ func TestJSONLineMatchesSlog(t *testing.T) {
 		{"unicode and line separators", func(e *Entry) { e.Referer = "héllo \u2028 \u2029 世界 😀" }},
 		{"no optional fields", func(e *Entry) { e.UserAgent, e.Referer = "", "" }},
 		{"referer only", func(e *Entry) { e.UserAgent, e.Referer = "", "http://r/" }},
+		{"reverse route and upstream", func(e *Entry) { e.Face, e.Route, e.Upstream = "reverse", "app", "pool \"a\"" }},
 		{"long duration", func(e *Entry) { e.Duration = 90 * time.Minute }},
 		{"zero client", func(e *Entry) { e.Client = netip.AddrPort{} }},
 		{"local time zone", func(e *Entry) { e.Time = time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600)) }},

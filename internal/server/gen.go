@@ -103,13 +103,10 @@ func (g *generation) openAccessLog(prev *generation) error {
 	return nil
 }
 
-// accessLog returns the access log as the faces' interface, keeping a nil
-// *AccessLog from becoming a non-nil interface.
-func (g *generation) accessLog() httpface.AccessLog {
-	if g.access == nil {
-		return nil
-	}
-	return g.access
+// accessLog returns where the faces log each finished exchange: the
+// access log, the metrics and the live views.
+func (g *generation) accessLog() *fanout {
+	return &fanout{access: g.access, tel: &g.srv.tel}
 }
 
 // buildUsers makes the one user database every gate shares, so that a

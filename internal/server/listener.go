@@ -28,6 +28,7 @@ type listener struct {
 	cfg   *config.Listener
 	log   *slog.Logger
 	slots chan struct{} // one token per allowed concurrent connection
+	ctr   *listenerCounters
 
 	headerTimeout time.Duration
 	tls           *tls.Config         // nil for a plain listener
@@ -44,6 +45,7 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 		cfg:           lc,
 		log:           s.log.With("listener", lc.Name),
 		slots:         make(chan struct{}, maxConns(lc)),
+		ctr:           s.tel.counter(lc.Name),
 		headerTimeout: lc.Timeouts.Header.Or(config.DefaultHeaderTimeout),
 		tls:           g.cfg.TLSConfig(i),
 		proxyProto:    g.cfg.ProxyProtocol(i),
@@ -68,6 +70,7 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 		}
 		o := httpface.Options{
 			Listener:        lc.Name,
+			Tunnels:         &l.ctr.tunnels,
 			Gate:            gt,
 			Dialer:          g.dialer,
 			Access:          g.accessLog(),
@@ -98,6 +101,7 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 	if forward && (lc.Allows("socks5") || lc.Allows("socks4")) {
 		l.socks = socks.New(socks.Options{
 			Listener:         lc.Name,
+			Tunnels:          &l.ctr.tunnels,
 			Gate:             gt,
 			Dialer:           g.dialer,
 			Access:           g.accessLog(),
@@ -151,7 +155,9 @@ func (l *listener) protocols() string {
 // closes it when done.
 func (l *listener) serve(c net.Conn) {
 	released := false
+	l.ctr.conns.Add(1)
 	release := func() {
+		l.ctr.conns.Add(-1)
 		l.srv.conns.remove(c)
 		<-l.slots
 		l.gen.release()

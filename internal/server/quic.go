@@ -102,7 +102,9 @@ func (sk *socket) acceptQUIC() {
 		}
 		tc := &trackedQUIC{qc}
 		sk.srv.conns.add(tc)
+		l.ctr.conns.Add(1)
 		go l.http.ServeH3(qc, func() {
+			l.ctr.conns.Add(-1)
 			sk.srv.conns.remove(tc)
 			<-l.slots
 			l.gen.release()

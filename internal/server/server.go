@@ -29,6 +29,8 @@ type Options struct {
 	// Access overrides log.access.output (tests capture the access log
 	// here); nil uses the config.
 	Access io.Writer
+	// Version is the build's version, for janus_build_info.
+	Version string
 }
 
 // Server is a running Janus. Build it with New, then Start it; Reload
@@ -56,6 +58,7 @@ type Server struct {
 	self atomic.Pointer[func(netip.AddrPort) bool]
 
 	conns connTracker
+	tel   telemetry
 }
 
 // New builds the graph for cfg. Nothing listens until Start.
@@ -65,8 +68,10 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if s.log == nil {
 		s.log = NewLogger(cfg.Log, nil)
 	}
+	s.startTelemetry()
 	g, err := s.build(cfg, nil)
 	if err != nil {
+		s.tel.stop()
 		return nil, err
 	}
 	s.seq = g.seq
@@ -159,6 +164,23 @@ func (s *Server) learnSelf(opened []*socket) error {
 // accepted them, which closes when its last one ends. Targets keep their
 // health and ejection state, and pools their retry budget.
 func (s *Server) Reload(cfg *config.Config) error {
+	err := s.reload(cfg)
+	s.tel.metrics.RecordReload(err == nil)
+	return err
+}
+
+// ReloadFrom loads a config with load and reloads with it; a config that
+// does not load counts as a failed reload too.
+func (s *Server) ReloadFrom(load func() (*config.Config, error)) error {
+	cfg, err := load()
+	if err != nil {
+		s.tel.metrics.RecordReload(false)
+		return err
+	}
+	return s.Reload(cfg)
+}
+
+func (s *Server) reload(cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
@@ -292,6 +314,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, g := range gens {
 		g.close()
 	}
+	s.tel.stop()
 	s.mu.Lock()
 	for _, sk := range s.sockets {
 		sk.closeQUIC()

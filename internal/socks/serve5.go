@@ -28,6 +28,7 @@ func (ss *session) serve5() {
 	m := ss.s.chooseMethod(&methods)
 	if m == MethodNoAcceptable {
 		ss.entry.Rule = gate.RuleAuth
+		ss.entry.Denied = true
 		ss.fail(uint8(ReplyNotAllowed), fmt.Errorf("socks5: none of the %d offered methods is acceptable", methods.Len()))
 		_ = ss.write(AppendMethodChoice(ss.out(), m))
 		return
@@ -95,6 +96,7 @@ func (ss *session) authenticate() bool {
 	user, password, err := readUserPass(ss.br, &ss.hs.scratch)
 	if err != nil {
 		ss.entry.Rule = gate.RuleAuth
+		ss.entry.Denied = true
 		ss.fail(uint8(ReplyNotAllowed), err)
 		if !isReadError(err) {
 			_ = ss.write(AppendUserPassStatus(ss.out(), false))
@@ -105,6 +107,7 @@ func (ss *session) authenticate() bool {
 	if err != nil {
 		// RFC 1929 §2: on failure the server must close the connection.
 		ss.entry.Rule = gate.RuleAuth
+		ss.entry.Denied = true
 		ss.fail(uint8(ReplyNotAllowed), fmt.Errorf("socks5 auth: %w", err))
 		_ = ss.write(AppendUserPassStatus(ss.out(), false))
 		return false
@@ -145,7 +148,13 @@ func (ss *session) tunnel(origin *net.TCPConn) {
 	// The tunnel runs on goroutines of its own; this one returns and its
 	// stack goes. The tunnel's end finishes the session.
 	ss.detached = true
+	if n := ss.s.o.Tunnels; n != nil {
+		n.Add(1)
+	}
 	tunnel.Start(client, origin, tunnel.Options{Idle: ss.s.o.TunnelIdle, ClientPending: pending}, func(res tunnel.Result, err error) {
+		if n := ss.s.o.Tunnels; n != nil {
+			n.Add(-1)
+		}
 		ss.entry.BytesUp, ss.entry.BytesDown = res.Up, res.Down
 		if err != nil {
 			ss.entry.Error = fmt.Sprintf("tunnel: %v", err)

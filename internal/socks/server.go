@@ -40,6 +40,9 @@ var (
 
 // Options configure a Server. Gate and Dialer are required.
 type Options struct {
+	// Tunnels, when set, counts the sessions relaying (CONNECT tunnels),
+	// for the metrics.
+	Tunnels *atomic.Int64
 	Listener    string       // listener name for logs
 	Gate        *gate.Gate   // decides every request; required
 	Dialer      Dialer       // reaches destinations; required
@@ -146,7 +149,7 @@ func (s *Server) ServeConnThen(c *sniff.Conn, done func()) {
 	}
 	ss := &session{s: s, c: c, done: done}
 	ss.client = addrPortOf(c.RemoteAddr())
-	ss.entry = observe.Entry{Time: time.Now(), Listener: s.o.Listener, Client: ss.client}
+	ss.entry = observe.Entry{Time: time.Now(), Listener: s.o.Listener, Client: ss.client, Face: "forward"}
 	defer ss.end()
 	ss.hs = handshakePool.Get().(*handshake)
 	ss.br = ss.hs.br
@@ -273,6 +276,7 @@ func (ss *session) dial(p gate.Protocol, dst Addr) (*net.TCPConn, error) {
 	d := g.Decide(&req)
 	ss.entry.Rule = d.Rule
 	if d.Verdict != gate.Allow {
+		ss.entry.Denied = true
 		return nil, &errRefused{d}
 	}
 	origin, err := ss.s.o.Dialer.DialTCP(context.Background(), req.Host, req.Port, func(ip netip.Addr) error {
@@ -282,6 +286,7 @@ func (ss *session) dial(p gate.Protocol, dst Addr) (*net.TCPConn, error) {
 		var de *gate.DeniedError
 		if errors.As(err, &de) {
 			ss.entry.Rule = de.Rule
+			ss.entry.Denied = true
 		}
 		return nil, err
 	}
