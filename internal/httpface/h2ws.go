@@ -261,14 +261,17 @@ func webSocketAccept(key string) string {
 // stream and origin until either side ends or nothing moves for the
 // listener's tunnel idle time; early holds bytes the origin sent with its
 // 101. The origin's end of stream ends the response cleanly; an error on
-// its side resets the stream, as a cut response does.
+// its side, or the idle time, resets the stream, as a cut response does.
 func (x *h2exchange) tunnelWebSocket(origin *net.TCPConn, early []byte) {
 	t := newWSTunnel(x.w, x.r.Body, origin, x.s.o.TunnelIdle)
 	err := t.run(early)
 	x.up, x.down = t.up, t.down
 	if err != nil {
 		x.err = "websocket: " + err.Error()
-		if !errors.Is(err, errWSClientGone) && !errors.Is(err, errWSIdle) {
+		// An idle tunnel is cut as an HTTP/1.1 one is (its connection
+		// closes): the stream is reset, whether or not a write to the
+		// client was waiting at that moment.
+		if !errors.Is(err, errWSClientGone) {
 			panic(http.ErrAbortHandler)
 		}
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// Errors that end a WebSocket over HTTP/2 without resetting the stream:
-// the client is gone already, or nothing moved for the idle time.
+// Errors that end a WebSocket over HTTP/2: the client is gone already (the
+// stream needs no reset), or nothing moved for the idle time (reset).
 var (
 	errWSClientGone = errors.New("client went away")
 	errWSIdle       = errors.New("no traffic for the tunnel idle time")
