@@ -83,8 +83,7 @@ func retryPortZero(lc *config.Listener, err error, attempt int) bool {
 // acceptQUIC accepts QUIC connections until the socket's QUIC side closes.
 // Each holds one of its listener's connection slots, as a TCP connection
 // does, and is tracked for the drain.
-func (sk *socket) acceptQUIC() {
-	q := sk.quic
+func (sk *socket) acceptQUIC(q *quicSide) {
 	for {
 		l := sk.cur.Load()
 		l.slots <- struct{}{}

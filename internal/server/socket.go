@@ -67,7 +67,7 @@ func (sk *socket) serve(l *listener) error {
 		if err := sk.openQUIC(); err != nil {
 			return fmt.Errorf("HTTP/3 on UDP: %w", err)
 		}
-		go sk.acceptQUIC()
+		go sk.acceptQUIC(sk.quic)
 	}
 	if !l.servesHTTP3() && sk.quic != nil {
 		sk.closeQUIC()
@@ -88,7 +88,7 @@ func (sk *socket) addr() netip.AddrPort {
 func (sk *socket) start() {
 	go sk.acceptLoop()
 	if sk.quic != nil {
-		go sk.acceptQUIC()
+		go sk.acceptQUIC(sk.quic)
 	}
 }
 
