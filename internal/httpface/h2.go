@@ -464,7 +464,9 @@ func (x *h2exchange) relay(oc *http1.ClientConn, fr http1.Framing, outcome *upst
 				return
 			}
 			q.rb.Consume(len(chunk))
-			if flusher != nil && oc.R.Buffered() == 0 {
+			// Streamed content goes out as it comes; content that has all
+			// arrived goes with the end of the stream, in one write.
+			if flusher != nil && oc.R.Buffered() == 0 && !q.rb.Done() {
 				flusher.Flush()
 			}
 		}
