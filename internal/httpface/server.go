@@ -54,7 +54,7 @@ var _ AccessLog = (*observe.AccessLog)(nil)
 type Options struct {
 	// Tunnels, when set, counts the tunnels open (CONNECT and upgrades),
 	// for the metrics.
-	Tunnels *atomic.Int64
+	Tunnels   *atomic.Int64
 	Listener  string       // the listener's name, for logs
 	Gate      *gate.Gate   // required: who may go where
 	Dialer    Dialer       // required: the only way out
