@@ -415,8 +415,12 @@ func upgradesToHTTP(h *httpmsg.Header) bool {
 // responseRules applies the response header rules: the route's for the
 // reverse face, Via as the anonymity level says for the forward face.
 func (c *conn) responseRules(h *httpmsg.Header, via []byte) {
-	if rt := c.x.route; rt != nil {
-		rt.Response.Apply(h)
+	// A reverse-face request without a route (404, 400) gets the
+	// listener's fields too, and no forward-proxy Via.
+	if rt := c.x.route; rt != nil || c.m.req.Form == httpmsg.OriginForm && c.s.o.Routes != nil {
+		if rt != nil {
+			rt.Response.Apply(h)
+		}
 		if c.s.o.HSTS != "" {
 			h.SetBytes("Strict-Transport-Security", []byte(c.s.o.HSTS))
 		}
