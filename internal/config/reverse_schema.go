@@ -39,6 +39,8 @@ type Route struct {
 	RequestHeaders  HeaderOps `yaml:"request_headers"`
 	ResponseHeaders HeaderOps `yaml:"response_headers"`
 	HideServer      bool      `yaml:"hide_server"`
+	// MaxBody bounds request content on this route (413 beyond it).
+	MaxBody Size `yaml:"max_body"`
 	// Policy names a policy (under policies) that decides who may use the
 	// route: its clients, users, groups and methods conditions apply.
 	Policy string `yaml:"policy"`

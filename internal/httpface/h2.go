@@ -175,6 +175,13 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 		x.webSocketElsewhere()
 		return
 	}
+	if rt.MaxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > rt.MaxBody {
+			x.plain(http.StatusRequestEntityTooLarge, "content too large for this route")
+			return
+		}
+		r.Body = &maxBody{ReadCloser: r.Body, left: rt.MaxBody}
+	}
 	switch rt.Action {
 	case reverse.Proxy:
 		x.proxy()
@@ -403,7 +410,7 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 		}
 		if err != nil {
 			oc.Close()
-			x.plain(http.StatusBadRequest, "request content: "+err.Error())
+			x.plain(http1.StatusOf(err), "request content: "+err.Error())
 			return false
 		}
 	}

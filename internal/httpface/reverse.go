@@ -78,6 +78,14 @@ func (c *conn) route(f http1.Framing) bool {
 		return !c.x.closeConn
 	}
 	c.x.rule = rt.Name
+	if rt.MaxBody > 0 {
+		if f.Kind == http1.LengthBody && f.Length > rt.MaxBody {
+			// Refused before a byte of it is read: the connection closes,
+			// as the content is still on its way.
+			return c.refuse(413, "content too large for this route")
+		}
+		c.m.body.SetMax(rt.MaxBody)
+	}
 	switch rt.Action {
 	case reverse.Proxy:
 		return c.proxyRoute(f, rt)
