@@ -131,11 +131,15 @@ func startCache(t *testing.T, extra string) *cacheEnv {
 	t.Helper()
 	o := newScriptOrigin(t)
 	j := janustest.Start(t, cacheConfig(o, extra), nil)
+	return &cacheEnv{t: t, o: o, j: j, web: "http://" + j.Addr(t, "web"), client: janusClient(t)}
+}
+
+// janusClient is a plain client that does not follow redirects.
+func janusClient(t *testing.T) *http.Client {
 	tr := &http.Transport{DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &cacheEnv{t: t, o: o, j: j, web: "http://" + j.Addr(t, "web"),
-		client: &http.Client{Transport: tr, Timeout: 10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // do sends a request to the reverse face with header fields as name,

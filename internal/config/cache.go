@@ -128,7 +128,7 @@ func (v *validator) checkCache() {
 	}
 	if d := cc.Disk; d != nil {
 		if d.Path == "" {
-			v.fail(key+".disk.path", "want a directory")
+			v.errorf(v.at(key+".disk"), key+".disk.path", "want a directory")
 		}
 		o.Dir = v.resolvePath(d.Path)
 		o.DiskBytes, o.DiskMaxObject = int64(d.Size), int64(d.MaxObject)
@@ -163,11 +163,13 @@ func (v *validator) checkCache() {
 			continue
 		}
 		switch m {
-		case http.MethodGet, http.MethodPost:
+		case http.MethodGet:
 		case http.MethodHead:
 			v.fail(fmt.Sprintf("%s.methods[%d]", key, i), "HEAD is answered from a stored GET; list GET")
 		default:
-			v.fail(fmt.Sprintf("%s.methods[%d]", key, i), "responses to %s cannot be reused (RFC 9110 §9.3): want GET or POST", m)
+			// A POST response is reusable only for the same content
+			// (RFC 9110 §9.3.3), and keys do not hold the content.
+			v.fail(fmt.Sprintf("%s.methods[%d]", key, i), "responses to %s are not cached (keys do not include request content): want GET", m)
 		}
 		o.Store.Methods = append(o.Store.Methods, m)
 	}
