@@ -9,6 +9,7 @@ require (
 )
 
 require (
+	github.com/cloudflare/tableflip v1.2.3
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0
 	github.com/quic-go/quic-go v0.65.0
