@@ -48,6 +48,9 @@ type Route struct {
 	// from the users section) before the policy decides; 401 without.
 	Auth  string `yaml:"auth"`
 	Realm string `yaml:"realm"` // shown by browsers; default "janus"
+	// Cache on sends the route's requests through the cache section's
+	// cache; default off.
+	Cache Switch `yaml:"cache"`
 }
 
 // RouteMatch is a route's conditions; all given must hold.

@@ -214,6 +214,19 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 		return !c.x.closeConn
 	}
 	c.x.upstream = u
+	if ch := s.cacheFor(rt); ch != nil && u.Transport == nil {
+		if c.cacheLookup(ch) {
+			if r := c.m.refresh; r != nil {
+				c.m.refresh = nil
+				c.buildReverseOutbound(f, rt)
+				c.refreshReverse(r, u)
+			}
+			return !c.x.closeConn
+		}
+		if c.x.fill != nil {
+			defer c.endFill()
+		}
+	}
 	p := c.buildReverseOutbound(f, rt)
 	// Content can go again when it is all in the read buffer: it is
 	// consumed only once a target answers.
@@ -222,6 +235,9 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 	t := &c.m.tries
 	req := upstream.Request{ClientIP: c.client.Addr(), URI: c.m.req.Path, Header: &c.m.req.Header}
 	if err := t.start(u, req, replayable); err != nil {
+		if c.staleOnFailure(err) {
+			return !c.x.closeConn
+		}
 		c.fail(503, "no healthy target in upstream "+rt.Upstream, nil)
 		return !c.x.closeConn
 	}

@@ -72,6 +72,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		s.log = NewLogger(cfg.Log, nil)
 	}
 	s.startTelemetry()
+	_ = s.tel.metrics.Register(newCacheCollector(s))
 	g, err := s.build(cfg, nil)
 	if err != nil {
 		s.tel.stop()
