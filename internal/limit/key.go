@@ -58,7 +58,11 @@ func AppendIP(dst []byte, a netip.Addr, bits4, bits6 int) []byte {
 	} else {
 		bits = a.BitLen()
 	}
-	dst = append(dst, byte(KindIP), byte(bits))
+	fam := byte('6')
+	if a.Is4() {
+		fam = '4'
+	}
+	dst = append(dst, byte(KindIP), fam, byte(bits))
 	if a.Is4() {
 		b := a.As4()
 		return append(dst, b[:]...)
@@ -103,17 +107,17 @@ func FormatKey(key []byte) string {
 		k := Kind(key[0])
 		key = key[1:]
 		if k == KindIP {
-			if len(key) < 1 {
-				break
+			if len(key) < 2 {
+				return string(out) + strconv.Quote(string(key))
 			}
-			bits := int(key[0])
-			key = key[1:]
+			fam, bits := key[0], int(key[1])
+			key = key[2:]
 			var a netip.Addr
 			switch {
-			case bits <= 32 && len(key) >= 4:
+			case fam == '4' && len(key) >= 4:
 				a = netip.AddrFrom4([4]byte(key[:4]))
 				key = key[4:]
-			case len(key) >= 16:
+			case fam == '6' && len(key) >= 16:
 				a = netip.AddrFrom16([16]byte(key[:16]))
 				key = key[16:]
 			default:
