@@ -31,9 +31,9 @@ func TestKeyPartsOfDifferentKindsNeverCollide(t *testing.T) {
 
 func TestKeyIPMasksToPrefix(t *testing.T) {
 	tests := []struct {
-		desc, a, b  string
+		desc, a, b   string
 		bits4, bits6 int
-		same        bool
+		same         bool
 	}{
 		{"IPv4 /24 groups a subnet", "192.0.2.1", "192.0.2.200", 24, 64, true},
 		{"IPv4 /32 keeps hosts apart", "192.0.2.1", "192.0.2.2", 32, 64, false},
