@@ -41,7 +41,7 @@ func newBucket(rate, burst int64, now func() time.Time) *Bucket {
 		burst = max(rate/20, 4<<10)
 	}
 	b := &Bucket{rate: rate, clk: newClock(now)}
-	b.tau = burst * int64(time.Second) / rate
+	b.tau = int64(float64(burst) / float64(rate) * float64(time.Second)) // no overflow at any rate
 	// A chunk is about 20 ms of the rate, between 1 KiB and 64 KiB: small
 	// enough to interleave connections finely, large enough to keep the
 	// number of sleeps per second low.
