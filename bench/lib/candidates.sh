@@ -209,7 +209,7 @@ start_dante() {
 # for the others the forward one below.
 start_janus() {
 	local d=$TMP/janus
-	if [[ $SC == rev-* ]]; then
+	if [[ $SC == rev-* || $SC == cache-* ]]; then
 		janus_reverse_config "$1" "$d" >"$d/janus.yaml"
 		spawn janus 0 env GOMAXPROCS=1 "$JANUS_BIN" run -c "$d/janus.yaml"
 		return

@@ -44,6 +44,7 @@ start_nginx() {
 		events { worker_connections 16384; }
 		http {
 		    access_log $d/access.log;
+		    $(nginx_cache_http "$d")
 		    keepalive_requests 1000000;
 		    keepalive_timeout 300s;
 		    client_body_temp_path $d/tmp;
@@ -63,6 +64,7 @@ start_nginx() {
 		            proxy_pass http://origin;
 		            proxy_http_version 1.1;
 		            proxy_set_header Connection "";
+		            $(nginx_cache_location)
 		        }
 		    }
 		}
@@ -121,6 +123,11 @@ janus_reverse_config() {
 	local tls=""
 	tls_scenario "$SC" && tls="
     tls: {certificates: [{cert: $CERTS/cert.pem, key: $CERTS/key.pem}]}"
+	local cache=""
+	if cache_scenario "$SC"; then
+		cache=", cache: on"
+		janus_cache_section
+	fi
 	cat <<-CONF
 		log: {access: {format: json, output: $2/janus-access.log}}
 		listeners:
@@ -128,7 +135,7 @@ janus_reverse_config() {
 		    listen: "127.0.0.1:$1"$tls
 		    reverse:
 		      routes:
-		        - {name: app, match: {path_prefix: /}, upstream: origin}
+		        - {name: app, match: {path_prefix: /}, upstream: origin$cache}
 		upstreams:
 		  origin:
 		    targets: ["127.0.0.1:$ORIGIN_PORT"]

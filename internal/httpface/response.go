@@ -155,6 +155,11 @@ func (c *conn) relayBody(oc *http1.ClientConn, fr http1.Framing, chunkedOut bool
 			return err
 		}
 	}
+	if c.x.fill != nil {
+		// Stored before the client has the last byte, so that its next
+		// request finds it.
+		c.finishFill(nil)
+	}
 	if chunkedOut {
 		c.m.trl.Reset()
 		if fr.Kind == http1.ChunkedBody {

@@ -76,6 +76,17 @@ var tables = []table{
 			{id: "rev-h2", title: "reverse HTTP/2 over TLS, 14 B, -m10", unit: "req/s", anchor: "nginx", target: 1},
 		},
 	},
+	{
+		// Issue 4: cache hits at least at nginx proxy_cache's rate, with the
+		// memory per cached object reported.
+		title:      "Cache",
+		candidates: []string{"janus", "nginx", "varnish"},
+		rows: []scenario{
+			{id: "cache-hit", title: "cache hit, 1 KiB, keep-alive", unit: "req/s", anchor: "nginx", target: 1},
+			{id: "cache-hit", metric: "p99_ms", title: "cache hit, 1 KiB, p99", unit: "ms", anchor: "nginx"},
+			{id: "cache-mem", title: "memory per cached 1 KiB object", unit: "per object", idle: true},
+		},
+	},
 }
 
 // scenarioOrder lists scenario ids in table order, each once: the order of
