@@ -267,6 +267,8 @@ func (v *validator) routeSpec(key string, rt Route) reverse.RouteSpec {
 		Response:    headerSpec(rt.ResponseHeaders),
 		HideServer:  rt.HideServer,
 		MaxBody:     int64(rt.MaxBody),
+		Filter: reverse.FilterSpec{Methods: rt.Filter.Methods, AllowPaths: rt.Filter.AllowPaths, DenyPaths: rt.Filter.DenyPaths,
+			DenyHeaders: fieldMatches(rt.Filter.DenyHeaders), AllowClients: rt.Filter.AllowClients, DenyClients: rt.Filter.DenyClients},
 	}
 	if rt.Redirect != nil {
 		spec.Action.Redirect = &reverse.RedirectSpec{Status: rt.Redirect.Status, Location: rt.Redirect.Location}

@@ -41,6 +41,8 @@ type Route struct {
 	HideServer      bool      `yaml:"hide_server"`
 	// MaxBody bounds request content on this route (413 beyond it).
 	MaxBody Size `yaml:"max_body"`
+	// Filter refuses requests the route matched but must not take.
+	Filter RouteFilter `yaml:"filter"`
 	// Policy names a policy (under policies) that decides who may use the
 	// route: its clients, users, groups and methods conditions apply.
 	Policy string `yaml:"policy"`
@@ -51,6 +53,16 @@ type Route struct {
 	// Cache on sends the route's requests through the cache section's
 	// cache; default off.
 	Cache Switch `yaml:"cache"`
+}
+
+// RouteFilter is what a request must pass to be taken by its route.
+type RouteFilter struct {
+	Methods      []string     `yaml:"methods"`       // allowed; others get 405
+	AllowPaths   []string     `yaml:"allow_paths"`   // regexes on the normalised path; none matching: 403
+	DenyPaths    []string     `yaml:"deny_paths"`    // regexes; one matching: 403
+	DenyHeaders  []FieldMatch `yaml:"deny_headers"`  // a field matching: 403
+	AllowClients []string     `yaml:"allow_clients"` // CIDRs, addresses or sets; others: 403
+	DenyClients  []string     `yaml:"deny_clients"`  // refused: 403
 }
 
 // RouteMatch is a route's conditions; all given must hold.

@@ -170,6 +170,14 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	}
 	x.route = rt
 	q.params = params
+	if v := rt.Filter.Check(h, &q.params, client.Addr()); v.Status != 0 {
+		x.denied = true
+		if v.Allow != "" {
+			w.Header().Set("Allow", v.Allow)
+		}
+		x.plain(v.Status, v.Reason)
+		return
+	}
 	if g := s.routeGate(rt); g != nil && !x.admit(g) {
 		return
 	}

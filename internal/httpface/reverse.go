@@ -74,6 +74,9 @@ func (c *conn) route(f http1.Framing) bool {
 	c.x.rule = rt.Name
 	c.m.params = params
 	c.stripAuthorization = false
+	if v := rt.Filter.Check(&c.m.req, &c.m.params, c.client.Addr()); v.Status != 0 {
+		return c.filtered(v)
+	}
 	if g := s.routeGate(rt); g != nil && !c.admit(g) {
 		return !c.x.closeConn
 	}

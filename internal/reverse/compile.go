@@ -100,6 +100,7 @@ func compileRoute(i int, s *RouteSpec) (*Route, []hostPattern, []error) {
 		fail("max_body", fmt.Errorf("want a size of at least 0, not %d", s.MaxBody))
 	}
 	r.MaxBody = s.MaxBody
+	r.Filter = compileFilter(&s.Filter, fail)
 	return r, hosts, errs
 }
 

@@ -51,6 +51,8 @@ type Route struct {
 	Response HeaderOps
 	// MaxBody bounds the request content (0: no limit), see RouteSpec.
 	MaxBody int64
+	// Filter decides which of the requests matched the route it takes.
+	Filter Filter
 
 	path      string // exact path or prefix; "" without a path condition
 	exactPath bool

@@ -35,6 +35,8 @@ type RouteSpec struct {
 	// the client gets 413 (RFC 9110 §15.5.14), from Content-Length before
 	// anything is sent upstream, or as soon as streamed content goes past.
 	MaxBody int64
+	// Filter is what a request must pass to be taken by the route.
+	Filter FilterSpec
 }
 
 // MatchSpec holds a route's conditions. Every condition given must hold.
