@@ -208,3 +208,13 @@ func (l *RateLimiter) Stats() RateStats {
 		Keys:    l.tab.len(),
 	}
 }
+
+// Record counts a decision made elsewhere (by a shared limiter in
+// Redis) in Stats, so that one limit's metrics count every decision.
+func (l *RateLimiter) Record(allowed bool) {
+	if allowed {
+		l.allowed.Add(1)
+	} else {
+		l.limited.Add(1)
+	}
+}

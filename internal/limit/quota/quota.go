@@ -152,6 +152,7 @@ type Account struct {
 	unsynced map[int64]int64 // bytes per slot not yet added to the shared count
 	remote   int64           // the shared count in the window at the last sync
 	synced   bool            // remote is known
+	epoch    string          // the shared count's epoch at the last sync
 	dirty    bool            // slots changed since the last write
 }
 

@@ -29,6 +29,10 @@ type SyncItem struct {
 	First   int64         // oldest slot in the window
 	TTL     time.Duration // how long the shared count must be kept (0: for ever)
 	Total   int64         // set by Sync
+	// Epoch is set by Sync: a mark of the shared count's life. When it
+	// changes, the shared count was lost and this instance pushes its own
+	// bytes of the window again.
+	Epoch string
 }
 
 // Options configure a Store.
@@ -288,11 +292,21 @@ func (s *Store) Flush() error {
 }
 
 // sync sends every account's unsynced bytes (and asks the totals of the
-// others) in one Sync.
+// others) in one Sync. When the shared count was lost (its epoch changed)
+// an account's bytes in the window go again, in a second Sync.
 func (s *Store) sync(accs []*Account, now time.Time) {
+	for range 2 {
+		if !s.syncOnce(accs, now) {
+			return
+		}
+	}
+}
+
+// syncOnce reports whether an account must push its bytes again.
+func (s *Store) syncOnce(accs []*Account, now time.Time) (again bool) {
 	var items []SyncItem
 	var owners []*Account
-	var sent []map[int64]int64
+	sent := map[*Account]map[int64]int64{}
 	for _, a := range accs {
 		a.mu.Lock()
 		p := a.plan.Load()
@@ -305,8 +319,8 @@ func (s *Store) sync(accs []*Account, now time.Time) {
 		}
 		d := map[int64]int64{}
 		for slot, n := range a.unsynced {
-			if slot < p.first(cur) {
-				continue // left the window before it could be shared
+			if slot < p.first(cur) || n == 0 {
+				continue
 			}
 			d[slot] = n
 			items = append(items, SyncItem{Account: a.name, Slot: slot, Delta: n, First: p.first(cur), TTL: ttl})
@@ -316,22 +330,22 @@ func (s *Store) sync(accs []*Account, now time.Time) {
 			items = append(items, SyncItem{Account: a.name, Slot: cur, First: p.first(cur), TTL: ttl})
 			owners = append(owners, a)
 		}
-		sent = append(sent, d)
+		sent[a] = d
 		a.mu.Unlock()
 	}
 	if len(items) == 0 {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.SyncTimeout)
 	defer cancel()
 	if err := s.o.Sync.Sync(ctx, items); err != nil {
 		s.stats.SyncFails++
 		s.log.Warn("quota sync failed; counting locally until it works again", "err", err)
-		return
+		return false
 	}
-	for i, a := range accs {
+	for a, d := range sent {
 		a.mu.Lock()
-		for slot, n := range sent[i] {
+		for slot, n := range d {
 			if a.unsynced[slot] -= n; a.unsynced[slot] == 0 {
 				delete(a.unsynced, slot)
 			}
@@ -341,10 +355,25 @@ func (s *Store) sync(accs []*Account, now time.Time) {
 	for i, it := range items {
 		a := owners[i]
 		a.mu.Lock()
-		a.remote, a.synced = it.Total, true // the last item of an account carries its final total
+		if a.epoch != "" && it.Epoch != a.epoch {
+			// The shared count was lost: what it holds of ours is only
+			// what this sync sent; everything else of the window goes
+			// again.
+			s.log.Warn("shared quota count was lost; pushing this instance's bytes again", "account", a.name)
+			clear(a.unsynced)
+			for slot, n := range a.slots {
+				if rest := n - sent[a][slot]; rest != 0 {
+					a.unsynced[slot] = rest
+					again = true
+				}
+			}
+		}
+		a.epoch = it.Epoch
+		a.remote, a.synced = it.Total, true // an account's last item carries its final total
 		a.fold(now)
 		a.mu.Unlock()
 	}
+	return again
 }
 
 // fold moves pending charges into the current slot, drops slots that left
