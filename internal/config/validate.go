@@ -32,6 +32,7 @@ type compiled struct {
 	forwarding []reverse.ForwardingOptions
 	tls        []*tls.Config // by listener index; nil for plain listeners
 	proxyProto []*proxyproto.Options
+	adminAllow addrset.Set // clients that may reach the admin API
 }
 
 type validator struct {
@@ -54,6 +55,7 @@ func (v *validator) validate() {
 	v.checkPolicies()
 	v.checkUpstreams()
 	v.checkListeners()
+	v.checkAdmin()
 	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
 }
 
