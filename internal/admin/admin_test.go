@@ -119,7 +119,7 @@ func TestEveryEndpointAnswersOnLoopbackWithoutAuth(t *testing.T) {
 		{"readyz", "/readyz", "ready", 200},
 		{"metrics", "/metrics", "janus_build_info", 200},
 		{"dashboard", "/", "<title>Janus", 200},
-		{"script", "/app.js", "EventSource", 200},
+		{"script", "/app.js", "/api/events", 200},
 		{"unknown endpoint", "/api/nope", "no such endpoint", 404},
 		{"unknown page", "/nope", "not found", 404},
 	} {
