@@ -2,12 +2,16 @@ package test
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"testing"
+
+	"golang.org/x/net/http2"
 
 	"github.com/janus-proxy/janus/internal/janustest"
 )
@@ -94,4 +98,42 @@ upstreams:
 	for range b.N {
 		do()
 	}
+}
+
+// BenchmarkReverseH2 measures requests over HTTP/2 (h2c, many streams on
+// a few connections) through a reverse route, client, Janus and origin in
+// this process.
+func BenchmarkReverseH2(b *testing.B) {
+	origin := smallOrigin(b)
+	j := janustest.Start(b, fmt.Sprintf(`
+log: {access: {format: json, output: %q}}
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    h2c: true
+    reverse: {routes: [{name: app, match: {path_prefix: /}, upstream: app}]}
+upstreams:
+  app: {targets: [%q]}
+`, "/dev/null", origin), nil)
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	url := "http://" + j.Addr(b, "web") + "/small"
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
 }

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -227,5 +230,108 @@ func TestBinaryReloadsOnSIGHUP(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if got := answer(); got != "two" {
 		t.Errorf("after a broken config: %q, want the running one's %q", got, "two")
+	}
+}
+
+// TestBinaryUpgradeDropsNothing: SIGUSR2 starts a new janus process that
+// inherits the listening socket (no connection refused while clients keep
+// connecting), serves the config file as it is now, and the old process
+// drains and exits.
+func TestBinaryUpgradeDropsNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "janus.yaml")
+	pidPath := filepath.Join(dir, "janus.pid")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	write := func(body string) {
+		cfg := "listeners:\n  - name: site\n    listen: '" + addr + "'\n    reverse: {routes: [{name: hello, respond: {status: 200, body: " + body + "}}]}\n"
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one")
+	cmd, _ := startBinary(t, buildJanus(t), "run", "-c", cfgPath, "-pid-file", pidPath)
+	t.Cleanup(func() {
+		// The new process is not our child: stop it by its PID file.
+		if b, err := os.ReadFile(pidPath); err == nil {
+			var pid int
+			if _, err := fmt.Sscan(string(b), &pid); err == nil && pid != cmd.Process.Pid {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	// Process.Wait, not cmd.Wait: the new process inherits stdout and
+	// stderr, so their copies would not end with the old process.
+	exited := make(chan error, 1)
+	go func() {
+		st, err := cmd.Process.Wait()
+		if err == nil && !st.Success() {
+			err = fmt.Errorf("%s", st)
+		}
+		exited <- err
+	}()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var ok, failed atomic.Int32
+	var sawTwo atomic.Bool
+	for i := range 4 {
+		tr := &http.Transport{DisableKeepAlives: i%2 == 0}
+		client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+		wg.Go(func() {
+			defer tr.CloseIdleConnections()
+			for n := 0; n < 100000; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get("http://" + addr + "/")
+				if err != nil {
+					failed.Add(1)
+					t.Errorf("request during the upgrade: %v", err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					t.Errorf("status %d during the upgrade", resp.StatusCode)
+					return
+				}
+				if string(b) == "two" {
+					sawTwo.Store(true)
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	write("two")
+	if err := cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the old process exited with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the old process did not exit after the upgrade")
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests served, %d failed", ok.Load(), failed.Load())
+	if !sawTwo.Load() {
+		t.Errorf("the new process never answered: the config it loaded says two")
+	}
+	b, err := os.ReadFile(pidPath)
+	if err != nil || strings.TrimSpace(string(b)) == fmt.Sprint(cmd.Process.Pid) {
+		t.Errorf("PID file %q (%v): want the new process's PID", b, err)
 	}
 }

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -241,5 +242,44 @@ func TestReloadWithABadConfigChangesNothing(t *testing.T) {
 				t.Errorf("after a refused reload: %d %q", resp.StatusCode, resp.Header.Get("X-Generation"))
 			}
 		})
+	}
+}
+
+// TestReloadRereadsCertificates: a certificate replaced on disk is served
+// after a reload, on the same socket.
+func TestReloadRereadsCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca := janustest.NewCA(t, dir)
+	certPath, keyPath, first := ca.Issue(t, "site", false, "site.test")
+	yaml := fmt.Sprintf(`
+listeners:
+  - name: tls
+    listen: 127.0.0.1:0
+    tls: {certificates: [{cert: %q, key: %q}]}
+    reverse: {routes: [{name: hello, respond: {status: 200, body: hi}}]}
+`, certPath, keyPath)
+	j := janustest.Start(t, yaml, nil)
+	addr := j.Addr(t, "tls")
+	serial := func() string {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool, ServerName: "site.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	if got, want := serial(), first.Leaf.SerialNumber.String(); got != want {
+		t.Fatalf("serial %s, want %s", got, want)
+	}
+	// The same files, now holding a new certificate.
+	_, _, second := ca.Issue(t, "site", false, "site.test")
+	if err := j.Reload(t, yaml); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := serial(), second.Leaf.SerialNumber.String(); got != want {
+		t.Errorf("after the reload: serial %s, want the new certificate's %s", got, want)
+	}
+	if got := j.Addr(t, "tls"); got != addr {
+		t.Errorf("the listener moved from %s to %s", addr, got)
 	}
 }

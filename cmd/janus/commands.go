@@ -2,17 +2,13 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -46,69 +42,6 @@ func loadConfig(path string) (*config.Config, error) {
 		return config.Default()
 	}
 	return config.Load(path)
-}
-
-func cmdRun(args []string, stderr io.Writer) int {
-	fs := newFlags("run", stderr)
-	path := fs.String("c", "", "config file (default: the embedded default config)")
-	if fs.Parse(args) != nil {
-		return 2
-	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	log := server.NewLogger(cfg.Log, stderr)
-	// Listen for signals before serving: a SIGTERM that arrives right after
-	// start must drain, not kill.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	srv, err := server.New(cfg, server.Options{Logger: log, Version: versionString()})
-	if err != nil {
-		log.Error("cannot build server", "err", err)
-		return 1
-	}
-	if err := srv.Start(); err != nil {
-		log.Error("cannot start", "err", err)
-		return 1
-	}
-	log.Info("janus started", "version", versionString(), "config", cfg.File)
-
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGUSR1:
-			if err := srv.ReopenLogs(); err != nil {
-				log.Error("reopen logs", "err", err)
-			} else {
-				log.Info("logs reopened")
-			}
-		case syscall.SIGHUP:
-			reload(srv, *path, log)
-		default:
-			drain := srv.Config().Shutdown.Drain.Or(config.DefaultDrain)
-			log.Info("shutting down", "signal", sig.String(), "drain", drain.String())
-			ctx, cancel := context.WithTimeout(context.Background(), drain)
-			// A second signal cuts the drain short.
-			go func() {
-				select {
-				case <-sigs:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			err := srv.Shutdown(ctx)
-			cancel()
-			if err != nil {
-				log.Warn("stopped with connections cut", "err", err)
-				return 1
-			}
-			log.Info("stopped")
-			return 0
-		}
-	}
-	return 0
 }
 
 // reload loads the config file again and swaps it in; a config that does

@@ -290,3 +290,53 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCacheSectionErrorsNameFileLineAndKey(t *testing.T) {
+	base := "listeners:\n  - listen: 127.0.0.1:0\n    forward: {cache: on}\n"
+	for _, c := range []struct {
+		desc, yaml, want string
+	}{
+		{"switch-without-section", base, "t.yaml:3: listeners[0].forward.cache: cache is on but there is no top-level cache section"},
+		{"bad-switch", "listeners:\n  - listen: 127.0.0.1:0\n    forward: {cache: maybe}\n", `t.yaml:3: listeners[0].forward.cache: want on or off, got "maybe"`},
+		{"tiny-memory", base + "cache:\n  memory: 1KiB\n", "t.yaml:5: cache.memory: want at least 64KiB"},
+		{"disk-without-path", base + "cache:\n  disk: {size: 1GiB}\n", "t.yaml:5: cache.disk.path: want a directory"},
+		{"post-method", base + "cache:\n  methods: [POST]\n", "t.yaml:5: cache.methods[0]: responses to POST are not cached"},
+		{"bad-purge-cidr", base + "cache:\n  purge: {allow: [nowhere]}\n", "t.yaml:5: cache.purge.allow[0]:"},
+		{"cache-on-a-redirect", "listeners:\n  - listen: 127.0.0.1:0\n    reverse:\n      routes:\n        - {redirect: {location: /x}, cache: on}\ncache: {}\n",
+			"t.yaml:5: listeners[0].reverse.routes[0].cache: only routes to an upstream are cached"},
+	} {
+		t.Run(c.desc, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestCacheSectionBuildsOptions(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte(`
+listeners:
+  - listen: 127.0.0.1:0
+    forward: {cache: on}
+cache:
+  memory: 1MiB
+  disk: {path: /tmp/x, size: 2GiB}
+  heuristic: {fraction: 0}
+  collapse_wait: off
+  status: false
+  key_headers: [Accept-Encoding]
+  purge: {allow: [loopback]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := cfg.CacheOptions()
+	if !ok || o.MemoryBytes != 1<<20 || o.Dir != "/tmp/x" || o.DiskBytes != 2<<30 || o.Heuristic.Fraction >= 0 ||
+		o.CollapseWait >= 0 || o.CacheStatus || len(o.KeyFields) != 1 {
+		t.Errorf("options %+v", o)
+	}
+	if !cfg.Listeners[0].Forward.Cache {
+		t.Error("forward cache is off")
+	}
+}

@@ -266,6 +266,7 @@ func (v *validator) routeSpec(key string, rt Route) reverse.RouteSpec {
 		Request:     headerSpec(rt.RequestHeaders),
 		Response:    headerSpec(rt.ResponseHeaders),
 		HideServer:  rt.HideServer,
+		MaxBody:     int64(rt.MaxBody),
 	}
 	if rt.Redirect != nil {
 		spec.Action.Redirect = &reverse.RedirectSpec{Status: rt.Redirect.Status, Location: rt.Redirect.Location}

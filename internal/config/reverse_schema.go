@@ -39,6 +39,8 @@ type Route struct {
 	RequestHeaders  HeaderOps `yaml:"request_headers"`
 	ResponseHeaders HeaderOps `yaml:"response_headers"`
 	HideServer      bool      `yaml:"hide_server"`
+	// MaxBody bounds request content on this route (413 beyond it).
+	MaxBody Size `yaml:"max_body"`
 	// Policy names a policy (under policies) that decides who may use the
 	// route: its clients, users, groups and methods conditions apply.
 	Policy string `yaml:"policy"`
@@ -46,6 +48,9 @@ type Route struct {
 	// from the users section) before the policy decides; 401 without.
 	Auth  string `yaml:"auth"`
 	Realm string `yaml:"realm"` // shown by browsers; default "janus"
+	// Cache on sends the route's requests through the cache section's
+	// cache; default off.
+	Cache Switch `yaml:"cache"`
 }
 
 // RouteMatch is a route's conditions; all given must hold.

@@ -12,6 +12,7 @@ type Config struct {
 	Upstreams map[string]Upstream `yaml:"upstreams"`
 	Shutdown  Shutdown            `yaml:"shutdown"`
 	Admin     *Admin              `yaml:"admin"` // nil: no admin API
+	Cache     *Cache              `yaml:"cache"` // the HTTP cache; none without this section (docs/caching.md)
 
 	// File is the path the config was read from ("<default>" for the
 	// embedded one); relative paths inside it are relative to its directory.
@@ -137,6 +138,7 @@ type Forward struct {
 	Anonymity    string     `yaml:"anonymity"`     // transparent, anonymous (default) or elite
 	ConnectPorts []PortSpec `yaml:"connect_ports"` // ports CONNECT may reach; default [443]
 	Via          string     `yaml:"via"`           // pseudonym in Via headers; default "janus"
+	Cache        Switch     `yaml:"cache"`         // on: http:// requests go through the cache section's cache; default off
 }
 
 // Policy is an ordered list of access rules: the first that matches decides,

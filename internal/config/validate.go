@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/janus-proxy/janus/internal/addrset"
+	"github.com/janus-proxy/janus/internal/cache"
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/proxyproto"
@@ -32,7 +33,9 @@ type compiled struct {
 	forwarding []reverse.ForwardingOptions
 	tls        []*tls.Config // by listener index; nil for plain listeners
 	proxyProto []*proxyproto.Options
-	adminAllow addrset.Set // clients that may reach the admin API
+	adminAllow addrset.Set    // clients that may reach the admin API
+	cache      *cache.Options // nil without a cache section
+	purge      addrset.Set    // who may PURGE
 }
 
 type validator struct {
@@ -56,6 +59,8 @@ func (v *validator) validate() {
 	v.checkUpstreams()
 	v.checkListeners()
 	v.checkAdmin()
+	v.checkCache()
+	v.checkCacheSwitches()
 	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
 }
 

@@ -20,6 +20,7 @@ type Body struct {
 	err    error // sticky; io.EOF at a clean end
 	status int   // status carried by framing errors: 400 requests, 502 responses
 	budget int   // bytes the trailer section may take
+	max    int64 // content bytes allowed; 0: no limit
 
 	// Trailer holds the trailer fields of a chunked body once Read or Next
 	// has returned io.EOF (RFC 9112 §7.1.2).
@@ -55,8 +56,14 @@ func (b *Body) Reset(r *Reader, f Framing, status int, limit int) {
 		limit = DefaultMaxHead
 	}
 	b.budget = limit
+	b.max = 0
 	b.Trailer.Reset()
 }
+
+// SetMax bounds the content to n bytes (0: no limit): past it, reads fail
+// with ErrContentTooLarge. A length-framed body larger than n is better
+// refused from its Content-Length before reading.
+func (b *Body) SetMax(n int64) { b.max = n }
 
 // Kind returns the framing kind.
 func (b *Body) Kind() BodyKind { return b.kind }
@@ -133,6 +140,9 @@ func (b *Body) available() ([]byte, error) {
 	p := b.r.Bytes()
 	if int64(len(p)) > b.left {
 		p = p[:b.left]
+	}
+	if b.max > 0 && b.n+int64(len(p)) > b.max {
+		return nil, b.fail(ErrContentTooLarge)
 	}
 	return p, nil
 }

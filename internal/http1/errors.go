@@ -44,6 +44,9 @@ var (
 	ErrObsFold = errorf(400, "obsolete line folding")
 	// ErrTruncated: the connection ended inside a message.
 	ErrTruncated = errorf(400, "message truncated")
+	// ErrContentTooLarge: the content goes past the limit set with
+	// Body.SetMax (RFC 9110 §15.5.14: 413).
+	ErrContentTooLarge = errorf(413, "content too large")
 
 	errStatusLineTooLong  = errorf(502, "status line too long")
 	errResponseHeadTooBig = errorf(502, "header too large")

@@ -132,6 +132,11 @@ func (c *conn) dialFailed(err error) {
 	case outbound.KindLoop:
 		c.deny("loop", err)
 		return
+	}
+	if c.staleOnFailure(err) {
+		return
+	}
+	switch outbound.KindOf(err) {
 	case outbound.KindTimeout:
 		c.fail(504, "timeout connecting to origin", err)
 		return

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/janus-proxy/janus/internal/cache"
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
@@ -97,6 +98,14 @@ type messages struct {
 	reply    reverse.Reply  // a redirect or fixed response of a route's
 	tries    tries          // the targets of a reverse-face request
 	pumpDone chan pumpResult
+
+	// The cache's view of this exchange (only used when the request goes
+	// through the cache).
+	creq    cache.Request
+	cres    cache.Result
+	fw      flushWriter
+	cw      http1.ChunkedWriter
+	refresh *cache.Fill // a stale-while-revalidate refresh won by this request
 }
 
 var messagesPool = sync.Pool{New: func() any { return new(messages) }}
@@ -138,6 +147,9 @@ type exchange struct {
 	route     *reverse.Route // the reverse face's route; nil for the forward face
 	upstream  *Upstream      // the route's upstream, for a proxy route
 	denied    bool           // a gate rule refused it (403) or asked for credentials (401, 407)
+	cache     *cache.Cache   // the cache this request went through; nil when none
+	fill      *cache.Fill    // the cache fill this request leads; nil when none
+	sent      time.Time      // when a request leading a fill went upstream (RFC 9111 §4.2.3)
 }
 
 var connPool = sync.Pool{New: func() any { return new(conn) }}
@@ -264,6 +276,9 @@ func (c *conn) handle(f http1.Framing) bool {
 	c.m.body.Reset(&c.r, f, 400, s.o.MaxHeaderBytes)
 	if s.o.H2C && c.upgradeH2C(f) {
 		return false // the connection went on in HTTP/2 and has ended
+	}
+	if s.o.Cache != nil && httpmsg.EqualFold(c.m.req.Method, "PURGE") {
+		return c.purge()
 	}
 	switch {
 	case c.m.req.Form == httpmsg.AuthorityForm:

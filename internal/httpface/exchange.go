@@ -40,6 +40,10 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) exchanged {
 	f := p.f
 	_ = oc.Conn.SetDeadline(time.Now().Add(c.responseTimeout()))
 	readBefore := oc.R.Count()
+	if c.x.fill != nil {
+		c.x.fill.Prepare(&c.m.out)
+		c.x.sent = time.Now()
+	}
 	oc.W.WriteRequestHead(&c.m.out)
 
 	var snd sending
@@ -124,11 +128,26 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) exchanged {
 		c.x.closeConn = true
 	}
 
+	if c.fillResponse() {
+		// The cache answers (a 304 refreshed what it holds, or a stale
+		// response stands in for a 5xx): the origin's content is not
+		// wanted, nor its connection.
+		oc.Close()
+		c.finishPump(oc, &snd, false)
+		c.x.up = c.m.body.Count()
+		c.writeCached()
+		return answered
+	}
+
 	c.x.status = c.m.resp.Status
 	chunkedOut := c.writeResponseHead(fr)
 	c.m.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
 	relayErr := c.relayBody(oc, fr, chunkedOut)
 	c.x.down = c.m.rb.Count()
+	if c.x.cache != nil {
+		c.finishFill(relayErr)
+		c.invalidate()
+	}
 
 	if snd.pumping {
 		// A successful response lets the upload finish (the origin may
@@ -226,6 +245,9 @@ func (c *conn) responseFailed(oc *http1.ClientConn, snd *sending, err error) {
 	if errors.As(snd.err, &ce) {
 		// The client's content broke the exchange; say so, if it listens.
 		c.fail(http1.StatusOf(ce.err), "bad request content", ce.err)
+		return
+	}
+	if c.staleOnFailure(err) {
 		return
 	}
 	switch {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/janus-proxy/janus/internal/cache"
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/observe"
@@ -92,6 +93,7 @@ type h2req struct {
 	key    []byte
 	entry  observe.Entry
 	tries  tries
+	cache  h2cache
 }
 
 var h2reqPool = sync.Pool{New: func() any { return new(h2req) }}
@@ -175,6 +177,13 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 		x.webSocketElsewhere()
 		return
 	}
+	if rt.MaxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > rt.MaxBody {
+			x.plain(http.StatusRequestEntityTooLarge, "content too large for this route")
+			return
+		}
+		r.Body = &maxBody{ReadCloser: r.Body, left: rt.MaxBody}
+	}
 	switch rt.Action {
 	case reverse.Proxy:
 		x.proxy()
@@ -218,6 +227,9 @@ type h2exchange struct {
 	err      string
 	upstream string // the pool that served it
 	denied   bool   // a route's gate refused it or asked for credentials
+	cache    *cache.Cache
+	fill     *cache.Fill
+	sent     time.Time
 }
 
 // plain answers with a short text of Janus's own.
@@ -287,10 +299,21 @@ func (x *h2exchange) proxy() {
 		x.err = "stream reset by the client"
 		return
 	}
+	if ch := s.cacheFor(x.route); ch != nil && u.Transport == nil && !x.ws {
+		if x.cacheLookup(ch) {
+			return
+		}
+		if x.fill != nil {
+			defer x.endFill()
+		}
+	}
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	t := &q.tries
 	preq := upstream.Request{ClientIP: x.client.Addr(), URI: q.req.Path, Header: &q.req.Header}
 	if err := t.start(u, preq, !hasBody && upstream.Retryable(r.Method, true)); err != nil {
+		if x.staleOnFailure(err) {
+			return
+		}
 		x.plain(http.StatusServiceUnavailable, "no healthy target in upstream "+x.route.Upstream)
 		return
 	}
@@ -308,6 +331,9 @@ func (x *h2exchange) proxy() {
 			connectFailed(t.host)
 			if r.Context().Err() == nil && t.next() {
 				continue
+			}
+			if x.staleOnFailure(err) {
+				return
 			}
 			x.plain(http.StatusBadGateway, "cannot reach the upstream: "+err.Error())
 			return
@@ -384,6 +410,10 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 		timeout = s.o.ResponseTimeout
 	}
 	_ = oc.Conn.SetDeadline(time.Now().Add(timeout))
+	if x.fill != nil {
+		x.fill.Prepare(out)
+		x.sent = time.Now()
+	}
 	oc.W.WriteRequestHead(out)
 	if hasBody {
 		var err error
@@ -403,7 +433,7 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 		}
 		if err != nil {
 			oc.Close()
-			x.plain(http.StatusBadRequest, "request content: "+err.Error())
+			x.plain(http1.StatusOf(err), "request content: "+err.Error())
 			return false
 		}
 	}
@@ -433,7 +463,15 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 		oc.Close()
 		return true
 	}
+	if x.fillResponse() {
+		oc.Close()
+		x.writeCached()
+		return false
+	}
 	x.relay(oc, fr, &outcome)
+	if x.cache != nil {
+		x.invalidate()
+	}
 	return false
 }
 
@@ -451,20 +489,29 @@ func (x *h2exchange) relay(oc *http1.ClientConn, fr http1.Framing, outcome *upst
 	if fr.Kind == http1.LengthBody {
 		h.Header.AddString("Content-Length", strconv.FormatInt(fr.Length, 10))
 	}
+	if x.cache != nil {
+		x.addCacheStatus(&h.Header)
+	}
 	x.writeHead(h)
 	q.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
 	flusher, _ := x.w.(http.Flusher)
 	for {
 		chunk, err := q.rb.Next()
 		if len(chunk) > 0 {
+			if x.fill != nil {
+				_, _ = x.fill.Write(chunk)
+			}
 			if _, werr := x.w.Write(chunk); werr != nil {
+				x.finishFill(werr)
 				oc.Close()
 				x.err = "client went away: " + werr.Error()
 				outcome.Abandoned = true
 				return
 			}
 			q.rb.Consume(len(chunk))
-			if flusher != nil && oc.R.Buffered() == 0 {
+			// Streamed content goes out as it comes; content that has all
+			// arrived goes with the end of the stream, in one write.
+			if flusher != nil && oc.R.Buffered() == 0 && !q.rb.Done() {
 				flusher.Flush()
 			}
 		}
@@ -475,11 +522,13 @@ func (x *h2exchange) relay(oc *http1.ClientConn, fr http1.Framing, outcome *upst
 			// A body cut by the origin is cut for the client too: the
 			// stream is reset rather than ended cleanly.
 			oc.Close()
+			x.finishFill(err)
 			x.err = "relaying response: " + err.Error()
 			panic(http.ErrAbortHandler)
 		}
 	}
 	x.down = q.rb.Count()
+	x.finishFill(nil)
 	// Trailer fields go to the client as HTTP/2 trailers (gRPC's status
 	// travels there).
 	for i := 0; i < q.rb.Trailer.Len(); i++ {
@@ -496,6 +545,9 @@ func (x *h2exchange) relay(oc *http1.ClientConn, fr http1.Framing, outcome *upst
 
 // upstreamFailed answers 504 for a target too slow, 502 otherwise.
 func (x *h2exchange) upstreamFailed(err error) {
+	if x.staleOnFailure(err) {
+		return
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		x.plain(http.StatusGatewayTimeout, "upstream timed out")

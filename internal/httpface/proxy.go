@@ -44,12 +44,26 @@ const expectWait = time.Second
 // proxy forwards an absolute-form request and relays the response. It
 // reports whether the client connection goes on.
 func (c *conn) proxy(f http1.Framing) bool {
+	s := c.s
 	gr, ok := c.decide(gate.HTTP)
 	if !ok {
 		return !c.x.closeConn
 	}
 	if n, ok := c.maxForwards(); ok && n == 0 {
 		return c.answerAsLastHop()
+	}
+	if ch := s.cacheFor(nil); ch != nil {
+		if c.cacheLookup(ch) {
+			if r := c.m.refresh; r != nil {
+				c.m.refresh = nil
+				c.buildOutbound(f)
+				c.refreshForward(r, &gr)
+			}
+			return !c.x.closeConn
+		}
+		if c.x.fill != nil {
+			defer c.endFill()
+		}
 	}
 	p := c.buildOutbound(f)
 	oc, err := c.origin(&gr)

@@ -83,6 +83,9 @@ func (c *conn) writeResponseHead(fr http1.Framing) (chunkedOut bool) {
 	} else if !client11 {
 		h.Header.AddString("Connection", "keep-alive")
 	}
+	if c.x.cache != nil {
+		c.addCacheStatus(&h.Header)
+	}
 	c.extendWrite()
 	c.w.WriteResponseHead(h)
 	return chunkedOut
@@ -108,7 +111,7 @@ func (c *conn) relayBody(oc *http1.ClientConn, fr http1.Framing, chunkedOut bool
 	idle := c.s.o.IdleTimeout
 	cw := http1.ChunkedWriter{W: &c.w}
 	for {
-		if !chunkedOut && oc.R.Buffered() == 0 && !c.m.rb.Done() {
+		if !chunkedOut && c.x.fill == nil && oc.R.Buffered() == 0 && !c.m.rb.Done() {
 			now := time.Now()
 			_ = oc.Conn.SetReadDeadline(now.Add(idle))
 			c.extendWrite()
@@ -137,6 +140,10 @@ func (c *conn) relayBody(oc *http1.ClientConn, fr http1.Framing, chunkedOut bool
 		}
 		if err != nil {
 			return err
+		}
+		if c.x.fill != nil {
+			// The cache copies it (it never blocks nor fails).
+			_, _ = c.x.fill.Write(chunk)
 		}
 		if chunkedOut {
 			_, err = cw.Write(chunk)

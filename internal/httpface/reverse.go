@@ -78,6 +78,14 @@ func (c *conn) route(f http1.Framing) bool {
 		return !c.x.closeConn
 	}
 	c.x.rule = rt.Name
+	if rt.MaxBody > 0 {
+		if f.Kind == http1.LengthBody && f.Length > rt.MaxBody {
+			// Refused before a byte of it is read: the connection closes,
+			// as the content is still on its way.
+			return c.refuse(413, "content too large for this route")
+		}
+		c.m.body.SetMax(rt.MaxBody)
+	}
 	switch rt.Action {
 	case reverse.Proxy:
 		return c.proxyRoute(f, rt)
@@ -206,6 +214,19 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 		return !c.x.closeConn
 	}
 	c.x.upstream = u
+	if ch := s.cacheFor(rt); ch != nil && u.Transport == nil {
+		if c.cacheLookup(ch) {
+			if r := c.m.refresh; r != nil {
+				c.m.refresh = nil
+				c.buildReverseOutbound(f, rt)
+				c.refreshReverse(r, u)
+			}
+			return !c.x.closeConn
+		}
+		if c.x.fill != nil {
+			defer c.endFill()
+		}
+	}
 	p := c.buildReverseOutbound(f, rt)
 	// Content can go again when it is all in the read buffer: it is
 	// consumed only once a target answers.
@@ -214,6 +235,9 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 	t := &c.m.tries
 	req := upstream.Request{ClientIP: c.client.Addr(), URI: c.m.req.Path, Header: &c.m.req.Header}
 	if err := t.start(u, req, replayable); err != nil {
+		if c.staleOnFailure(err) {
+			return !c.x.closeConn
+		}
 		c.fail(503, "no healthy target in upstream "+rt.Upstream, nil)
 		return !c.x.closeConn
 	}
@@ -415,8 +439,12 @@ func upgradesToHTTP(h *httpmsg.Header) bool {
 // responseRules applies the response header rules: the route's for the
 // reverse face, Via as the anonymity level says for the forward face.
 func (c *conn) responseRules(h *httpmsg.Header, via []byte) {
-	if rt := c.x.route; rt != nil {
-		rt.Response.Apply(h)
+	// A reverse-face request without a route (404, 400) gets the
+	// listener's fields too, and no forward-proxy Via.
+	if rt := c.x.route; rt != nil || c.m.req.Form == httpmsg.OriginForm && c.s.o.Routes != nil {
+		if rt != nil {
+			rt.Response.Apply(h)
+		}
 		if c.s.o.HSTS != "" {
 			h.SetBytes("Strict-Transport-Security", []byte(c.s.o.HSTS))
 		}

@@ -54,7 +54,7 @@ var _ AccessLog = (*observe.AccessLog)(nil)
 type Options struct {
 	// Tunnels, when set, counts the tunnels open (CONNECT and upgrades),
 	// for the metrics.
-	Tunnels *atomic.Int64
+	Tunnels   *atomic.Int64
 	Listener  string       // the listener's name, for logs
 	Gate      *gate.Gate   // required: who may go where
 	Dialer    Dialer       // required: the only way out
@@ -99,6 +99,9 @@ type Options struct {
 	// server package hands prior-knowledge connections to ServeH2, and the
 	// reverse face takes the HTTP/1.1 "Upgrade: h2c" (RFC 7540 §3.2).
 	H2C bool
+	// Cache, when set, is the HTTP cache and what on this listener uses
+	// it; nil: nothing is cached and PURGE is an ordinary method.
+	Cache *CacheOptions
 }
 
 func (o *Options) setDefaults() {
@@ -137,10 +140,13 @@ type Server struct {
 	o      Options
 	log    *slog.Logger
 	limits http1.Limits
-	pool   http1.Pool
-	via10  []byte // "1.0 janus"
-	via11  []byte // "1.1 janus"
-	scheme string // how clients reach this listener: "http" or "https"
+	// refreshing counts the background cache refreshes running
+	// (stale-while-revalidate), bounded by maxRefreshes.
+	refreshing atomic.Int32
+	pool       http1.Pool
+	via10      []byte // "1.0 janus"
+	via11      []byte // "1.1 janus"
+	scheme     string // how clients reach this listener: "http" or "https"
 
 	ctx    context.Context // cancelled by Close: ends dials in flight
 	cancel context.CancelFunc

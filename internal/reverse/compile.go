@@ -96,6 +96,10 @@ func compileRoute(i int, s *RouteSpec) (*Route, []hostPattern, []error) {
 	if r.Response, err = compileHeaderOps(&s.Response, s.HideServer); err != nil {
 		fail("response", err)
 	}
+	if s.MaxBody < 0 {
+		fail("max_body", fmt.Errorf("want a size of at least 0, not %d", s.MaxBody))
+	}
+	r.MaxBody = s.MaxBody
 	return r, hosts, errs
 }
 

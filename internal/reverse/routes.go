@@ -49,6 +49,8 @@ type Route struct {
 	// for this route, upstream's or Janus's own.
 	Request  HeaderOps
 	Response HeaderOps
+	// MaxBody bounds the request content (0: no limit), see RouteSpec.
+	MaxBody int64
 
 	path      string // exact path or prefix; "" without a path condition
 	exactPath bool

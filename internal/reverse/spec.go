@@ -31,6 +31,10 @@ type RouteSpec struct {
 	// HideServer removes Server and X-Powered-By from responses, so that
 	// upstream software and versions are not advertised.
 	HideServer bool
+	// MaxBody bounds a request's content in bytes (0: no limit); beyond it
+	// the client gets 413 (RFC 9110 §15.5.14), from Content-Length before
+	// anything is sent upstream, or as soon as streamed content goes past.
+	MaxBody int64
 }
 
 // MatchSpec holds a route's conditions. Every condition given must hold.

@@ -29,6 +29,7 @@ type generation struct {
 	dialer    *outbound.Dialer
 	users     *gate.Users                   // shared by every gate; nil without users
 	upstreams map[string]*httpface.Upstream // by name, for the reverse face
+	cache     *sharedCache                  // the HTTP cache; nil without a cache section
 	listeners []*listener
 
 	// refs counts the connections served by this generation, plus one
@@ -60,6 +61,11 @@ func (s *Server) build(cfg *config.Config, prev *generation) (*generation, error
 	if err := g.buildUpstreams(); err != nil {
 		g.out.release()
 		return nil, err
+	}
+	if err := g.buildCache(prev); err != nil {
+		g.stopUpstreams()
+		g.out.release()
+		return nil, fmt.Errorf("cache: %w", err)
 	}
 	for i := range cfg.Listeners {
 		l, err := g.buildListener(i, &cfg.Listeners[i])
@@ -215,6 +221,7 @@ func (g *generation) close() {
 		if g.out != nil {
 			g.out.release()
 		}
+		g.cache.release()
 		g.srv.forget(g)
 	})
 }

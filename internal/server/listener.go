@@ -86,6 +86,7 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 			MaxHeaderBytes:  int(lc.MaxHeaderBytes.Or(config.DefaultMaxHeaderBytes)),
 			H2C:             lc.H2C,
 		}
+		g.cacheOptions(&o, lc, forward && lc.Allows("http"))
 		if l.tls != nil {
 			o.Scheme = "https"
 			o.HSTS = lc.TLS.HSTSValue()

@@ -42,14 +42,15 @@ func (sk *socket) openQUIC() error {
 	if !ok {
 		return fmt.Errorf("listener address %s is not TCP", sk.ln.Addr())
 	}
-	// A listening socket, bound as the TCP one is (net.ListenConfig):
-	// quic-go only answers the peers that reach it; nothing here dials.
-	var lc net.ListenConfig
-	pc, err := lc.ListenPacket(context.Background(), "udp", (&net.UDPAddr{IP: ta.IP, Port: ta.Port, Zone: ta.Zone}).String())
+	pc, err := sk.srv.binder().ListenPacket("udp", (&net.UDPAddr{IP: ta.IP, Port: ta.Port, Zone: ta.Zone}).String())
 	if err != nil {
 		return err
 	}
-	udp := pc.(*net.UDPConn)
+	udp, ok := pc.(*net.UDPConn)
+	if !ok {
+		_ = pc.Close()
+		return fmt.Errorf("UDP socket %s is a %T", pc.LocalAddr(), pc)
+	}
 	tr := &quic.Transport{Conn: udp}
 	tlsConf := httpface.H3TLSConfig(&tls.Config{
 		MinVersion: tls.VersionTLS13,

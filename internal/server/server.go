@@ -31,6 +31,9 @@ type Options struct {
 	Access io.Writer
 	// Version is the build's version, for janus_build_info.
 	Version string
+	// Sockets opens listening sockets; nil binds new ones. A binary
+	// upgrade passes the old process's (see cmd/janus).
+	Sockets Sockets
 }
 
 // Server is a running Janus. Build it with New, then Start it; Reload
@@ -71,6 +74,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	s.startTelemetry()
 	s.initAdmin()
+	_ = s.tel.metrics.Register(newCacheCollector(s))
 	g, err := s.build(cfg, nil)
 	if err != nil {
 		s.tel.stop()

@@ -34,13 +34,43 @@ func socketKey(lc *config.Listener) string {
 	return lc.Listen
 }
 
+// Sockets opens listening sockets. The default binds new ones; a binary
+// upgrade passes one that hands over the old process's sockets first
+// (tableflip's Fds), so the new process takes over without refusing a
+// connection.
+type Sockets interface {
+	Listen(network, addr string) (net.Listener, error)
+	ListenPacket(network, addr string) (net.PacketConn, error)
+}
+
+// newSockets binds fresh sockets. KeepAlive -1: no TCP keep-alive probes on
+// clients (see the dialer).
+type newSockets struct{}
+
+func (newSockets) Listen(network, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), network, addr)
+}
+
+// ListenPacket binds a listening UDP socket (QUIC's): quic-go only answers
+// the peers that reach it; nothing here dials.
+func (newSockets) ListenPacket(network, addr string) (net.PacketConn, error) {
+	var lc net.ListenConfig
+	return lc.ListenPacket(context.Background(), network, addr)
+}
+
+func (s *Server) binder() Sockets {
+	if s.opts.Sockets != nil {
+		return s.opts.Sockets
+	}
+	return newSockets{}
+}
+
 // openSocket listens for l, at its address, over TCP and, when l serves
 // HTTP/3, over UDP at the same port.
 func (s *Server) openSocket(l *listener) (*socket, error) {
-	// KeepAlive -1: no TCP keep-alive probes on clients (see the dialer).
-	lc := net.ListenConfig{KeepAlive: -1}
 	for attempt := 0; ; attempt++ {
-		ln, err := lc.Listen(context.Background(), "tcp", l.cfg.Listen)
+		ln, err := s.binder().Listen("tcp", l.cfg.Listen)
 		if err != nil {
 			return nil, err
 		}

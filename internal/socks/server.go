@@ -42,7 +42,7 @@ var (
 type Options struct {
 	// Tunnels, when set, counts the sessions relaying (CONNECT tunnels),
 	// for the metrics.
-	Tunnels *atomic.Int64
+	Tunnels     *atomic.Int64
 	Listener    string       // listener name for logs
 	Gate        *gate.Gate   // decides every request; required
 	Dialer      Dialer       // reaches destinations; required
