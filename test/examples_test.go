@@ -56,9 +56,13 @@ func TestLocalExampleWalkThrough(t *testing.T) {
 	if cfg.Listeners[1].Listen != "127.0.0.1:8081" {
 		t.Fatalf("the README promises the reverse face on 127.0.0.1:8081, the example says %s", cfg.Listeners[1].Listen)
 	}
+	if cfg.Admin == nil || cfg.Admin.Listen != "127.0.0.1:9901" {
+		t.Fatalf("the README promises the dashboard on 127.0.0.1:9901, the example says %+v", cfg.Admin)
+	}
 	for i := range cfg.Listeners {
 		cfg.Listeners[i].Listen = "127.0.0.1:0"
 	}
+	cfg.Admin.Listen = "127.0.0.1:0"
 	j := janustest.StartConfig(t, cfg, "../examples")
 	origin := janustest.EchoOrigin(t)
 	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(origin.URL, "http://"))

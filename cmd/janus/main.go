@@ -3,6 +3,7 @@
 //
 //	janus [run] [-c janus.yaml]   run (the embedded default config without -c)
 //	janus validate -c janus.yaml  check a config: file:line: key: reason per problem
+//	janus reload [-c janus.yaml]  reload a running Janus through its admin API
 //	janus config default          print the default config, commented
 //	janus hash-password           read a password on stdin, print a bcrypt hash
 //	janus version                 print the version
@@ -21,6 +22,8 @@ func main() {
 const usage = `usage:
   janus [run] [-c FILE]        run Janus (the embedded default config without -c)
   janus validate -c FILE       check a config file
+  janus reload [-c FILE] [-admin URL] [-token T]
+                               reload a running Janus through its admin API
   janus config default         print the default config
   janus hash-password [-cost N] read a password on stdin, print a bcrypt hash
   janus version                print the version
@@ -37,6 +40,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(args, stderr)
 	case "validate":
 		return cmdValidate(args, stdout, stderr)
+	case "reload":
+		return cmdReload(args, stdout, stderr)
 	case "config":
 		return cmdConfig(args, stdout, stderr)
 	case "hash-password":

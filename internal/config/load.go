@@ -36,7 +36,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{File: file}
+	c := &Config{File: file, Source: data}
 	d := &decoder{file: file, lines: map[string]int{}}
 	if root != nil {
 		d.decode(root, reflect.ValueOf(c).Elem(), "", 0)

@@ -11,11 +11,15 @@ type Config struct {
 	Policies  map[string]Policy   `yaml:"policies"`
 	Upstreams map[string]Upstream `yaml:"upstreams"`
 	Shutdown  Shutdown            `yaml:"shutdown"`
+	Admin     *Admin              `yaml:"admin"` // nil: no admin API
 	Cache     *Cache              `yaml:"cache"` // the HTTP cache; none without this section (docs/caching.md)
 
 	// File is the path the config was read from ("<default>" for the
 	// embedded one); relative paths inside it are relative to its directory.
 	File string `yaml:"-"`
+	// Source is the text the config was parsed from (the admin API shows
+	// it, secrets redacted).
+	Source []byte `yaml:"-"`
 
 	compiled compiled // filled by validate: the runtime values it checked
 }

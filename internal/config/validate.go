@@ -33,6 +33,7 @@ type compiled struct {
 	forwarding []reverse.ForwardingOptions
 	tls        []*tls.Config // by listener index; nil for plain listeners
 	proxyProto []*proxyproto.Options
+	adminAllow addrset.Set    // clients that may reach the admin API
 	cache      *cache.Options // nil without a cache section
 	purge      addrset.Set    // who may PURGE
 }
@@ -57,6 +58,7 @@ func (v *validator) validate() {
 	v.checkPolicies()
 	v.checkUpstreams()
 	v.checkListeners()
+	v.checkAdmin()
 	v.checkCache()
 	v.checkCacheSwitches()
 	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })

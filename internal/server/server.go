@@ -62,6 +62,7 @@ type Server struct {
 
 	conns connTracker
 	tel   telemetry
+	adm   adminState // the admin API's listener, kept across reloads
 }
 
 // New builds the graph for cfg. Nothing listens until Start.
@@ -72,6 +73,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		s.log = NewLogger(cfg.Log, nil)
 	}
 	s.startTelemetry()
+	s.initAdmin()
 	_ = s.tel.metrics.Register(newCacheCollector(s))
 	g, err := s.build(cfg, nil)
 	if err != nil {
@@ -97,12 +99,21 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
+	if err := s.prepareAdmin(g.cfg); err != nil {
+		for _, sk := range opened {
+			sk.close()
+			sk.closeQUIC()
+		}
+		return err
+	}
 	if err := s.learnSelf(opened); err != nil {
 		for _, sk := range opened {
 			sk.close()
 		}
+		s.abortAdmin()
 		return err
 	}
+	s.commitAdmin()
 	for _, sk := range opened {
 		s.sockets[sk.key] = sk
 	}
@@ -151,6 +162,11 @@ func (s *Server) learnSelf(opened []*socket) error {
 	for _, sk := range opened {
 		bound = append(bound, sk.addr())
 	}
+	// The admin API is Janus too: a proxy client must not reach it
+	// through the proxy (its loopback-only default would mean nothing).
+	if ap, ok := s.adminAddr(); ok {
+		bound = append(bound, ap)
+	}
 	self, err := outbound.SelfAddrs(bound)
 	if err != nil {
 		return fmt.Errorf("learn own addresses: %w", err)
@@ -197,7 +213,13 @@ func (s *Server) reload(cfg *config.Config) error {
 	}
 	opened, err := s.openSockets(g)
 	if err == nil {
-		err = s.learnSelf(opened)
+		err = s.prepareAdmin(cfg)
+		if err == nil {
+			err = s.learnSelf(opened)
+			if err != nil {
+				s.abortAdmin()
+			}
+		}
 		if err != nil {
 			for _, sk := range opened {
 				sk.close()
@@ -239,6 +261,7 @@ func (s *Server) reload(cfg *config.Config) error {
 		}
 	}
 	s.cur.Store(g)
+	s.commitAdmin()
 	old.retire()
 	s.log.Info("config reloaded", "generation", g.seq, "listeners", len(g.listeners))
 	return nil
@@ -324,6 +347,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sk.closeQUIC()
 	}
 	s.mu.Unlock()
+	// Last: /readyz says "not ready" to orchestrators while draining.
+	s.closeAdmin()
 	return err
 }
 
