@@ -20,8 +20,22 @@ func TestSniffClassifiesAndReplays(t *testing.T) {
 		{"http", []byte("GET http://x/ HTTP/1.1\r\n"), HTTP},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			client, server := net.Pipe()
+			// A loopback TCP pair: a net.Pipe refuses deadlines once its
+			// peer has closed, which a socket does not.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			client, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer client.Close()
+			server, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer server.Close()
 			go func() { _, _ = client.Write(tc.first); client.Close() }()
 			p, c, err := Sniff(server, time.Second)

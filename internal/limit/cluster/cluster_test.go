@@ -254,8 +254,21 @@ func TestPurgeBroadcastReachesEveryInstance(t *testing.T) {
 	}
 }
 
+// BenchmarkRedisDecision is one shared rate decision: a script round trip
+// to a redis-server on loopback.
 func BenchmarkRedisDecision(b *testing.B) {
-	r := startRedis(&testing.T{})
-	_ = r
-	b.Skip("see TestRedisDecisionRoundTrip")
+	r := startRedis(b)
+	c := newClient(b, r, "bench")
+	l, err := c.NewRateLimiter("bench", limit.Rate{Count: 1e9, Per: time.Second}, limit.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := limit.AppendString(nil, limit.KindUser, "bob")
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Allow(key)
+	}
+	if s := l.Stats(); s.Fallback != 0 {
+		b.Errorf("%d decisions fell back", s.Fallback)
+	}
 }

@@ -14,14 +14,14 @@ import (
 // redisServer is a redis-server the test started on a loopback port; it
 // can be killed and started again on the same port.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	dir  string
 	port int
 	cmd  *exec.Cmd
 }
 
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
 	bin := janustest.RequireExternal(t, "redis-server")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -71,7 +71,7 @@ func (r *redisServer) kill() {
 	}
 }
 
-func newClient(t *testing.T, r *redisServer, inst string) *Client {
+func newClient(t testing.TB, r *redisServer, inst string) *Client {
 	t.Helper()
 	timeout := 20 * time.Millisecond
 	if raceEnabled {
@@ -85,7 +85,7 @@ func newClient(t *testing.T, r *redisServer, inst string) *Client {
 	return c
 }
 
-func flush(t *testing.T, c *Client) {
+func flush(t testing.TB, c *Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := c.Redis().FlushAll(ctx).Err(); err != nil {
