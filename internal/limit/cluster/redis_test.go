@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"net"
 	"os/exec"
 	"strconv"
@@ -83,12 +82,4 @@ func newClient(t testing.TB, r *redisServer, inst string) *Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func flush(t testing.TB, c *Client) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := c.Redis().FlushAll(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
 }
