@@ -37,7 +37,7 @@ type UpstreamPlan struct {
 const (
 	DefaultAttempts        = 2
 	DefaultUpstreamTimeout = 60 * time.Second
-	DefaultMaxIdle         = 64
+	DefaultMaxIdle         = 1024
 	DefaultUpstreamIdle    = 90 * time.Second
 )
 

@@ -201,7 +201,7 @@ type UpstreamRetries struct {
 // UpstreamKeepalive bounds the idle connections kept to each target, as
 // nginx's keepalive and keepalive_timeout do.
 type UpstreamKeepalive struct {
-	MaxIdle     int      `yaml:"max_idle"`     // per target; default 64
+	MaxIdle     int      `yaml:"max_idle"`     // per target; default 1024
 	IdleTimeout Duration `yaml:"idle_timeout"` // default 90s
 }
 
