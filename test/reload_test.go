@@ -22,7 +22,11 @@ import (
 // listeners (a reverse one and a forward one with CONNECT and SOCKS5), a
 // route answering with the generation's name, and a different upstream
 // target.
-func reloadConfig(gen, target string) string {
+func reloadConfig(gen, target string, ws ...string) string {
+	wsTarget := "127.0.0.1:1"
+	if len(ws) > 0 {
+		wsTarget = ws[0]
+	}
 	return fmt.Sprintf(`
 log: {access: {format: json}}
 listeners:
@@ -34,15 +38,17 @@ listeners:
           match: {path_prefix: /}
           upstream: app
           response_headers: {set: {X-Generation: %s}}
+        - {name: ws, match: {path_prefix: /ws/}, upstream: ws}
   - name: fwd
     listen: 127.0.0.1:0
     forward: {policy: local, connect_ports: ["1-65535"]}
 upstreams:
   app: {targets: [%q]}
+  ws: {targets: [%q]}
 policies:
   local:
     - allow: {name: local-origin, to: [127.0.0.1]}
-`, gen, target)
+`, gen, target, wsTarget)
 }
 
 // echoServer echoes every line it reads, on loopback.
@@ -71,15 +77,17 @@ func echoServer(t *testing.T) string {
 
 // TestReloadUnderLoadDropsNothing: 20 reloads between two configs while
 // clients send requests through the reverse face (keep-alive and new
-// connections) and keep CONNECT tunnels and SOCKS5 sessions open through
-// the forward face: no request fails, no tunnel breaks, the listeners keep
-// their sockets, and the new config takes effect.
+// connections) and keep WebSockets open through it, and CONNECT tunnels and
+// SOCKS5 sessions through the forward face: no request fails, no tunnel or
+// WebSocket breaks, the listeners keep their sockets, and the new config
+// takes effect.
 func TestReloadUnderLoadDropsNothing(t *testing.T) {
 	checkLeaks(t)
 	a := startNamedOrigin(t, "a")
 	b := startNamedOrigin(t, "b")
 	echo := echoServer(t)
-	configs := []string{reloadConfig("one", a.addr()), reloadConfig("two", b.addr())}
+	ws := startWSOrigin(t)
+	configs := []string{reloadConfig("one", a.addr(), ws.addr()), reloadConfig("two", b.addr(), ws.addr())}
 	j := janustest.Start(t, configs[0], nil)
 	web, fwd := j.Addr(t, "web"), j.Addr(t, "fwd")
 
@@ -174,6 +182,32 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 		}
 		return d.Dial("tcp", echo)
 	})
+
+	// WebSockets through the reverse face, echoing all along.
+	for range 2 {
+		w := dialWS(t, web)
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = w.c.SetDeadline(time.Now().Add(5 * time.Second))
+				msg := []byte(fmt.Sprintf("message %d", n))
+				if err := writeWSFrame(w.c, wsText, msg, true); err != nil {
+					fail("WebSocket broke after %d echoes: %v", n, err)
+					return
+				}
+				op, got, _, err := readWSFrame(w.br)
+				if err != nil || op != wsText || string(got) != string(msg) {
+					fail("WebSocket broke after %d echoes: %q %v", n, got, err)
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
 
 	for i := range 20 {
 		time.Sleep(50 * time.Millisecond)
