@@ -43,6 +43,8 @@ type Route struct {
 	MaxBody Size `yaml:"max_body"`
 	// Filter refuses requests the route matched but must not take.
 	Filter RouteFilter `yaml:"filter"`
+	// Limits names request-rate limits (under limits) for this route.
+	Limits []string `yaml:"limits"`
 	// Policy names a policy (under policies) that decides who may use the
 	// route: its clients, users, groups and methods conditions apply.
 	Policy string `yaml:"policy"`

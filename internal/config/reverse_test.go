@@ -86,6 +86,8 @@ func TestReverseConfigErrors(t *testing.T) {
 			[]string{"t.yaml:5: upstreams.a.health.expect: bad status range"}},
 		{"hash without a key", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a: {targets: ['127.0.0.1:1'], balance: hash}\n",
 			[]string{"upstreams.a.hash: the hash balancer needs hash.source"}},
+		{"bad limits", "limits:\n  a: {rate: 5/day}\n  b: {rate: 5/s, key: colour}\nlisteners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}, limits: [nope]}]}\n",
+			[]string{"t.yaml:2: limits.a.rate: unknown period", "t.yaml:3: limits.b.key: unknown key", `t.yaml:6: listeners[0].reverse.routes[0].limits[0]: undefined limit "nope"`}},
 		{"bad retry status", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a:\n    targets: ['127.0.0.1:1']\n    retries:\n      statuses: [503, 99]\n",
 			[]string{"t.yaml:8: upstreams.a.retries.statuses[1]: want a final status 200-599, not 99"}},
 		{"PROXY protocol to upstreams", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a: {targets: ['127.0.0.1:1'], proxy_protocol: v3}\n  b: {targets: ['127.0.0.1:1'], protocol: h2c, proxy_protocol: v2}\n",

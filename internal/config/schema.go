@@ -13,6 +13,7 @@ type Config struct {
 	Shutdown  Shutdown            `yaml:"shutdown"`
 	Admin     *Admin              `yaml:"admin"` // nil: no admin API
 	Cache     *Cache              `yaml:"cache"` // the HTTP cache; none without this section (docs/caching.md)
+	Limits    map[string]Limit    `yaml:"limits"` // named request-rate limits
 
 	// File is the path the config was read from ("<default>" for the
 	// embedded one); relative paths inside it are relative to its directory.
@@ -139,6 +140,7 @@ type Forward struct {
 	ConnectPorts []PortSpec `yaml:"connect_ports"` // ports CONNECT may reach; default [443]
 	Via          string     `yaml:"via"`           // pseudonym in Via headers; default "janus"
 	Cache        Switch     `yaml:"cache"`         // on: http:// requests go through the cache section's cache; default off
+	Limits       []string   `yaml:"limits"`        // names under limits: each request, tunnel and SOCKS session counts
 }
 
 // Policy is an ordered list of access rules: the first that matches decides,

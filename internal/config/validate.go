@@ -36,6 +36,7 @@ type compiled struct {
 	adminAllow addrset.Set    // clients that may reach the admin API
 	cache      *cache.Options // nil without a cache section
 	purge      addrset.Set    // who may PURGE
+	limits     map[string]LimitPlan
 }
 
 type validator struct {
@@ -56,8 +57,10 @@ func (v *validator) validate() {
 	v.checkUsers()
 	v.checkResolver()
 	v.checkPolicies()
+	v.checkLimits()
 	v.checkUpstreams()
 	v.checkListeners()
+	v.checkLimitRefs()
 	v.checkAdmin()
 	v.checkCache()
 	v.checkCacheSwitches()

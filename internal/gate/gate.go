@@ -11,6 +11,8 @@ package gate
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/janus-proxy/janus/internal/limit"
 )
 
 // Protocol is how the client asked to reach its destination.
@@ -78,6 +80,7 @@ const (
 	Deny      Verdict = iota // refuse: 403, SOCKS 0x02 / 0x5B
 	Allow                    // go on
 	Challenge                // authenticate first: 407, SOCKS5 auth
+	Limited                  // over a rate limit: 429 with Retry-After, SOCKS 0x02
 )
 
 func (v Verdict) String() string {
@@ -86,6 +89,8 @@ func (v Verdict) String() string {
 		return "allow"
 	case Challenge:
 		return "challenge"
+	case Limited:
+		return "limited"
 	}
 	return "deny"
 }
@@ -94,6 +99,10 @@ func (v Verdict) String() string {
 type Decision struct {
 	Verdict Verdict
 	Rule    string
+	// For Limited: the limit that refused and its decision (for
+	// Retry-After and the RateLimit fields).
+	Limit *RateLimit
+	Rate  limit.Decision
 }
 
 // Names of the decisions that no configured rule makes.
@@ -120,6 +129,8 @@ type Gate struct {
 	Users        *Users  // nil: no user database, nobody can authenticate
 	AuthRequired bool    // clients must authenticate unless an unauthenticated rule lets them in
 	ConnectPorts PortSet // ports CONNECT may reach; empty means 443 only
+	// Limits are request-rate limits applied after the policy allowed.
+	Limits []*RateLimit
 }
 
 // Authenticate checks a user's password. It returns the identity, or an
@@ -139,10 +150,10 @@ func (g *Gate) Decide(r *Request) Decision {
 		return Decision{Verdict: Deny, Rule: RuleConnectPorts}
 	}
 	if g.Policy == nil {
-		return Decision{Verdict: Allow}
+		return g.limited(r, Decision{Verdict: Allow})
 	}
 	d := g.Policy.decide(r, netip.Addr{}, r.User == nil && g.AuthRequired)
-	return g.challenge(r, d)
+	return g.limited(r, g.challenge(r, d))
 }
 
 // DecideAddr decides with the destination resolved to ip.

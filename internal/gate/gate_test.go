@@ -124,11 +124,11 @@ func TestDecideBeforeResolution(t *testing.T) {
 		host  string
 		want  Decision
 	}{
-		{"deny-address then no match is final", []Rule{denySpecial, allowAlice}, bob, "example.com", Decision{Deny, RuleDefault}},
-		{"deny-address then allow is provisional", []Rule{denySpecial, allowAlice}, alice, "example.com", Decision{Allow, "alice"}},
-		{"literal address decides at once", []Rule{denySpecial, allowAll}, alice, "127.0.0.2", Decision{Deny, "deny-special"}},
-		{"allow-address then deny stays open", []Rule{allowLocal, denyAll}, bob, "localhost", Decision{Allow, "local"}},
-		{"deny-address then deny is final", []Rule{denySpecial, denyAll}, bob, "example.com", Decision{Deny, "none"}},
+		{"deny-address then no match is final", []Rule{denySpecial, allowAlice}, bob, "example.com", Decision{Verdict: Deny, Rule: RuleDefault}},
+		{"deny-address then allow is provisional", []Rule{denySpecial, allowAlice}, alice, "example.com", Decision{Verdict: Allow, Rule: "alice"}},
+		{"literal address decides at once", []Rule{denySpecial, allowAll}, alice, "127.0.0.2", Decision{Verdict: Deny, Rule: "deny-special"}},
+		{"allow-address then deny stays open", []Rule{allowLocal, denyAll}, bob, "localhost", Decision{Verdict: Allow, Rule: "local"}},
+		{"deny-address then deny is final", []Rule{denySpecial, denyAll}, bob, "example.com", Decision{Verdict: Deny, Rule: "none"}},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			g := &Gate{Policy: &Policy{Rules: tc.rules}}
@@ -173,10 +173,10 @@ func TestAuthRequiredChallengesAndUnauthenticatedRules(t *testing.T) {
 		user   *Identity
 		want   Decision
 	}{
-		{"http without credentials is challenged", "127.0.0.1", HTTP, nil, Decision{Challenge, RuleAuth}},
-		{"http with a user passes", "127.0.0.1", HTTP, bob, Decision{Allow, "users"}},
-		{"socks4 from an allowed client passes", "127.0.0.1", SOCKS4, nil, Decision{Allow, "socks4-lan"}},
-		{"socks4 from elsewhere is challenged", "192.0.2.1", SOCKS4, nil, Decision{Challenge, RuleAuth}},
+		{"http without credentials is challenged", "127.0.0.1", HTTP, nil, Decision{Verdict: Challenge, Rule: RuleAuth}},
+		{"http with a user passes", "127.0.0.1", HTTP, bob, Decision{Verdict: Allow, Rule: "users"}},
+		{"socks4 from an allowed client passes", "127.0.0.1", SOCKS4, nil, Decision{Verdict: Allow, Rule: "socks4-lan"}},
+		{"socks4 from elsewhere is challenged", "192.0.2.1", SOCKS4, nil, Decision{Verdict: Challenge, Rule: RuleAuth}},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			r := &Request{Client: netip.MustParseAddr(tc.client), User: tc.user, Protocol: tc.proto, Method: "CONNECT", Host: "example.com", Port: 443}

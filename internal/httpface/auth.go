@@ -96,6 +96,9 @@ func (c *conn) decide(proto gate.Protocol) (gate.Request, bool) {
 	case gate.Challenge:
 		c.challenge("proxy authentication required")
 		return gr, false
+	case gate.Limited:
+		c.rateLimited(d)
+		return gr, false
 	case gate.Deny:
 		c.deny(d.Rule, nil)
 		return gr, false

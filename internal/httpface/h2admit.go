@@ -27,7 +27,7 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 		}
 		x.q.req.Header.Del("Authorization")
 	}
-	if g.Gate.Policy == nil {
+	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 {
 		return true
 	}
 	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.method(), Host: string(x.q.params.Host)}
@@ -37,6 +37,8 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 		return true
 	case gate.Challenge:
 		x.challenge(g)
+	case gate.Limited:
+		x.rateLimited(d)
 	default:
 		x.denied = true
 		x.plain(http.StatusForbidden, "access denied by rule "+d.Rule)

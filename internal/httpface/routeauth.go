@@ -45,7 +45,7 @@ func (c *conn) admit(g *RouteGate) bool {
 		user = id
 		c.stripAuthorization = true
 	}
-	if g.Gate.Policy == nil {
+	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 {
 		return true
 	}
 	gr := gate.Request{
@@ -62,6 +62,8 @@ func (c *conn) admit(g *RouteGate) bool {
 		return true
 	case gate.Challenge:
 		c.unauthorized(g, "authentication required")
+	case gate.Limited:
+		c.rateLimited(d)
 	default:
 		c.deny(d.Rule, nil)
 	}

@@ -61,6 +61,11 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 	if !forward {
 		gt.Policy = &gate.Policy{Name: "reverse-only"}
 	}
+	limits, err := g.rateLimits(fc.Limits)
+	if err != nil {
+		return nil, err
+	}
+	gt.Limits = limits
 	tunnelIdle := lc.Timeouts.TunnelIdle.Or(config.DefaultTunnelIdle)
 	reverseFace := lc.Reverse != nil
 	if (forward && (lc.Allows("http") || lc.Allows("connect"))) || (reverseFace && lc.Allows("http")) {
@@ -95,7 +100,9 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 			o.Routes = g.cfg.ReverseTable(i)
 			o.Forwarding = reverse.NewForwarding(g.cfg.ForwardingOptions(i))
 			o.Upstreams = g.upstreams
-			o.RouteGates = g.routeGates(lc)
+			if o.RouteGates, err = g.routeGates(lc); err != nil {
+				return nil, err
+			}
 		}
 		l.http = httpface.New(o)
 	}
@@ -281,10 +288,10 @@ func (l *listener) closeFaces() {
 }
 
 // routeGates builds each route's access control (policy and Basic auth).
-func (g *generation) routeGates(lc *config.Listener) []*httpface.RouteGate {
+func (g *generation) routeGates(lc *config.Listener) ([]*httpface.RouteGate, error) {
 	var gates []*httpface.RouteGate
 	for j, rt := range lc.Reverse.Routes {
-		if rt.Policy == "" && rt.Auth != "basic" {
+		if rt.Policy == "" && rt.Auth != "basic" && len(rt.Limits) == 0 {
 			continue
 		}
 		for len(gates) <= j {
@@ -294,7 +301,12 @@ func (g *generation) routeGates(lc *config.Listener) []*httpface.RouteGate {
 		if rt.Policy != "" {
 			gt.Policy = g.cfg.Policy(rt.Policy)
 		}
+		limits, err := g.rateLimits(rt.Limits)
+		if err != nil {
+			return nil, err
+		}
+		gt.Limits = limits
 		gates[j] = &httpface.RouteGate{Gate: gt, Basic: rt.Auth == "basic", Realm: rt.Realm}
 	}
-	return gates
+	return gates, nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/config"
+	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/outbound"
 	"github.com/janus-proxy/janus/internal/upstream"
 )
@@ -62,7 +63,12 @@ type Server struct {
 
 	conns connTracker
 	tel   telemetry
-	adm   adminState // the admin API's listener, kept across reloads
+
+	// limiters are the rate limiters by name and settings, kept across
+	// generations.
+	limitersMu sync.Mutex
+	limiters   map[string]*limit.RateLimiter
+	adm        adminState // the admin API's listener, kept across reloads
 }
 
 // New builds the graph for cfg. Nothing listens until Start.

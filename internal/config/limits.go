@@ -1,0 +1,110 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/limit"
+)
+
+// Limit is a named request-rate limit, applied where a forward listener
+// or a reverse route names it (docs/limits.md).
+type Limit struct {
+	Rate  string `yaml:"rate"`  // "50/s", "600/m", "10000/h"
+	Burst int    `yaml:"burst"` // requests allowed back to back; default: the count per period
+	Key   string `yaml:"key"`   // client_ip (default), user, host or global
+}
+
+// LimitPlan is a checked Limit.
+type LimitPlan struct {
+	Name string
+	Rate limit.Rate
+	Key  gate.LimitKey
+}
+
+// LimitPlans returns every checked limit by name.
+func (c *Config) LimitPlans() map[string]LimitPlan { return c.compiled.limits }
+
+// parseRate reads "N/s", "N/m" or "N/h" (also "N/second", "N/minute",
+// "N/hour").
+func parseRate(s string) (count int, per time.Duration, err error) {
+	n, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return 0, 0, fmt.Errorf("want a rate like 50/s, 600/m or 10000/h, not %q", s)
+	}
+	count, err = strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || count < 1 {
+		return 0, 0, fmt.Errorf("want a count of at least 1 in %q", s)
+	}
+	switch strings.TrimSpace(unit) {
+	case "s", "second":
+		per = time.Second
+	case "m", "minute":
+		per = time.Minute
+	case "h", "hour":
+		per = time.Hour
+	default:
+		return 0, 0, fmt.Errorf("unknown period %q in %q (want s, m or h)", unit, s)
+	}
+	return count, per, nil
+}
+
+func (v *validator) checkLimits() {
+	v.c.compiled.limits = map[string]LimitPlan{}
+	for _, name := range sortedKeys(v.c.Limits) {
+		l := v.c.Limits[name]
+		key := "limits." + name
+		count, per, err := parseRate(l.Rate)
+		if err != nil {
+			v.fail(key+".rate", "%v", err)
+			continue
+		}
+		if l.Burst < 0 {
+			v.fail(key+".burst", "want at least 0")
+		}
+		plan := LimitPlan{Name: name, Rate: limit.Rate{Count: count, Per: per, Burst: l.Burst}}
+		if err := plan.Rate.Validate(); err != nil {
+			v.fail(key, "%v", err)
+			continue
+		}
+		switch l.Key {
+		case "", "client_ip":
+			plan.Key = gate.ByClientIP
+		case "user":
+			plan.Key = gate.ByUser
+		case "host":
+			plan.Key = gate.ByHost
+		case "global":
+			plan.Key = gate.Global
+		default:
+			v.fail(key+".key", "unknown key %q (want client_ip, user, host or global)", l.Key)
+			continue
+		}
+		v.c.compiled.limits[name] = plan
+	}
+}
+
+// checkLimitRefs checks that every limit a listener or route names exists.
+func (v *validator) checkLimitRefs() {
+	for i, l := range v.c.Listeners {
+		if l.Forward != nil {
+			for j, name := range l.Forward.Limits {
+				if _, ok := v.c.Limits[name]; !ok {
+					v.fail(fmt.Sprintf("listeners[%d].forward.limits[%d]", i, j), "undefined limit %q (define it under limits)", name)
+				}
+			}
+		}
+		if l.Reverse != nil {
+			for r, rt := range l.Reverse.Routes {
+				for j, name := range rt.Limits {
+					if _, ok := v.c.Limits[name]; !ok {
+						v.fail(fmt.Sprintf("listeners[%d].reverse.routes[%d].limits[%d]", i, r, j), "undefined limit %q (define it under limits)", name)
+					}
+				}
+			}
+		}
+	}
+}

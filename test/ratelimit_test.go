@@ -1,0 +1,130 @@
+package test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/proxy"
+
+	"github.com/janus-proxy/janus/internal/janustest"
+)
+
+func rateLimitConfig(origin string) string {
+	return fmt.Sprintf(`
+limits:
+  per-ip: {rate: 50/s, burst: 10}
+  tunnels: {rate: 20/s, burst: 5, key: client_ip}
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    h2c: true
+    reverse:
+      routes:
+        - {name: app, match: {path_prefix: /}, upstream: app, limits: [per-ip]}
+  - name: fwd
+    listen: 127.0.0.1:0
+    forward: {policy: local, connect_ports: ["1-65535"], limits: [tunnels]}
+upstreams:
+  app: {targets: [%q]}
+policies:
+  local:
+    - allow: {name: local-origin, to: [127.0.0.1]}
+`, origin)
+}
+
+// TestRateLimitReverseRoute: a client sending as fast as it can through a
+// route limited to 50 requests/s (burst 10) gets about burst + 50/s of
+// them through over two seconds (within 10%), and 429 with Retry-After and
+// the RateLimit fields for the rest, over HTTP/1.1 and HTTP/2 alike.
+func TestRateLimitReverseRoute(t *testing.T) {
+	a := startRetryOrigin(t, "a", 200, 0, nil, false)
+	for front, client := range retryClients(t) {
+		t.Run(front, func(t *testing.T) {
+			j := janustest.Start(t, rateLimitConfig(a.addr()), nil)
+			url := "http://" + j.Addr(t, "web") + "/x"
+			const window = 2 * time.Second
+			start := time.Now()
+			ok, limited := 0, 0
+			var sample *http.Response
+			for time.Since(start) < window {
+				resp, err := client.Get(url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case 200:
+					ok++
+				case 429:
+					limited++
+					sample = resp
+				default:
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			elapsed := time.Since(start).Seconds()
+			want := 10 + 50*elapsed
+			t.Logf("%s: %d allowed, %d refused in %.2fs (want about %.0f)", front, ok, limited, elapsed, want)
+			if float64(ok) < want*0.9 || float64(ok) > want*1.1 {
+				t.Errorf("%d requests allowed, want %.0f within 10%%", ok, want)
+			}
+			if sample == nil {
+				t.Fatal("no request was refused")
+			}
+			if ra := sample.Header.Get("Retry-After"); ra != "1" {
+				t.Errorf("Retry-After %q, want 1", ra)
+			}
+			if p := sample.Header.Get("RateLimit-Policy"); !strings.Contains(p, `"per-ip"`) || !strings.Contains(p, "q=") {
+				t.Errorf("RateLimit-Policy %q", p)
+			}
+			if rl := sample.Header.Get("RateLimit"); !strings.Contains(rl, `"per-ip"`) || !strings.Contains(rl, "r=0") {
+				t.Errorf("RateLimit %q", rl)
+			}
+		})
+	}
+}
+
+// TestRateLimitForwardTunnels: new CONNECT tunnels and SOCKS5 sessions
+// count against the forward listener's limit; past it CONNECT gets 429 and
+// SOCKS5 the reply "not allowed" (0x02).
+func TestRateLimitForwardTunnels(t *testing.T) {
+	a := startRetryOrigin(t, "a", 200, 0, nil, false)
+	j := janustest.Start(t, rateLimitConfig(a.addr()), nil)
+	fwd := j.Addr(t, "fwd")
+	statuses := map[string]int{}
+	for range 12 {
+		status, resp := rawExchange(t, fwd, fmt.Sprintf("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", a.addr(), a.addr()))
+		statuses[status]++
+		if status == "429" && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("429 to CONNECT without Retry-After")
+		}
+	}
+	if statuses["200"] < 5 || statuses["429"] == 0 {
+		t.Errorf("CONNECT statuses %v: want the burst of 5 allowed, then 429", statuses)
+	}
+	d, err := proxy.SOCKS5("tcp", fwd, nil, proxy.Direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for range 10 {
+		c, err := d.Dial("tcp", a.addr())
+		if err != nil {
+			if !strings.Contains(err.Error(), "not allowed") {
+				t.Errorf("SOCKS5 refusal: %v", err)
+			}
+			refused++
+			continue
+		}
+		c.Close()
+	}
+	if refused == 0 {
+		t.Errorf("no SOCKS5 session was refused past the limit")
+	}
+	j.WaitLog(t, func(l map[string]any) bool { return l["rule"] == "tunnels" && l["proto"] == "socks5" })
+}
