@@ -11,8 +11,8 @@ type Config struct {
 	Policies  map[string]Policy   `yaml:"policies"`
 	Upstreams map[string]Upstream `yaml:"upstreams"`
 	Shutdown  Shutdown            `yaml:"shutdown"`
-	Admin     *Admin              `yaml:"admin"` // nil: no admin API
-	Cache     *Cache              `yaml:"cache"` // the HTTP cache; none without this section (docs/caching.md)
+	Admin     *Admin              `yaml:"admin"`  // nil: no admin API
+	Cache     *Cache              `yaml:"cache"`  // the HTTP cache; none without this section (docs/caching.md)
 	Limits    map[string]Limit    `yaml:"limits"` // named request-rate limits
 
 	// File is the path the config was read from ("<default>" for the
