@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -315,5 +317,48 @@ listeners:
 	}
 	if got := j.Addr(t, "tls"); got != addr {
 		t.Errorf("the listener moved from %s to %s", addr, got)
+	}
+}
+
+// TestReloadRereadsTheUsersFile: a user added to the users file can log in
+// after a reload, and one removed no longer can.
+func TestReloadRereadsTheUsersFile(t *testing.T) {
+	origin := janustest.EchoOrigin(t)
+	yaml := `
+users: {file: users.htpasswd}
+listeners:
+  - name: p
+    listen: 127.0.0.1:0
+    forward: {policy: local, auth: required}
+policies:
+  local:
+    - allow: {name: local-origin, to: [127.0.0.1]}
+`
+	j := janustest.Start(t, yaml, map[string]string{"users.htpasswd": "alice:" + aliceHash + "\n"})
+	status := func(userinfo string) int {
+		resp, err := proxyClient(t, j, "p", userinfo).Get(origin.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status("alice:wonderland"); s != 200 {
+		t.Fatalf("alice before the reload: %d", s)
+	}
+	if s := status("bob:builder"); s != 407 {
+		t.Fatalf("bob before the reload: %d, want 407", s)
+	}
+	if err := os.WriteFile(filepath.Join(j.Dir, "users.htpasswd"), []byte("bob:"+bobHash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Reload(t, yaml); err != nil {
+		t.Fatal(err)
+	}
+	if s := status("bob:builder"); s != 200 {
+		t.Errorf("bob after the reload: %d, want 200", s)
+	}
+	if s := status("alice:wonderland"); s != 407 {
+		t.Errorf("alice after the reload: %d, want 407", s)
 	}
 }
