@@ -1,8 +1,10 @@
 package test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,4 +129,71 @@ func TestRateLimitForwardTunnels(t *testing.T) {
 		t.Errorf("no SOCKS5 session was refused past the limit")
 	}
 	j.WaitLog(t, func(l map[string]any) bool { return l["rule"] == "tunnels" && l["proto"] == "socks5" })
+}
+
+// TestMaxConnectionsPerClient: a listener bounding each client address to
+// 2 connections refuses a third from the same address (HTTP 429, SOCKS5 no
+// acceptable method), serves another address meanwhile, and takes the
+// client again once one of its connections closed.
+func TestMaxConnectionsPerClient(t *testing.T) {
+	origin := janustest.EchoOrigin(t)
+	j := janustest.Start(t, `
+listeners:
+  - name: p
+    listen: 127.0.0.1:0
+    max_connections_per_client: 2
+    forward: {policy: local}
+policies:
+  local:
+    - allow: {name: local-origin, to: [127.0.0.1]}
+`, nil)
+	addr := j.Addr(t, "p")
+	open := func(src string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	get := func(c net.Conn) int {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET %s/ HTTP/1.1\r\nHost: %s\r\n\r\n", origin.URL, strings.TrimPrefix(origin.URL, "http://"))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	first, second := open("127.0.0.1"), open("127.0.0.1")
+	if get(first) != 200 || get(second) != 200 {
+		t.Fatal("the first two connections were not served")
+	}
+	if s := get(open("127.0.0.1")); s != 429 {
+		t.Errorf("a third connection from the same client: %d, want 429", s)
+	}
+	socks := open("127.0.0.1")
+	_, _ = socks.Write([]byte{5, 1, 0})
+	var reply [2]byte
+	_ = socks.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(socks, reply[:]); err != nil || reply != [2]byte{5, 0xff} {
+		t.Errorf("a third SOCKS5 connection: % x %v, want 05 ff", reply, err)
+	}
+	if s := get(open("127.0.0.2")); s != 200 {
+		t.Errorf("another client address: %d, want 200", s)
+	}
+	first.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if s := get(open("127.0.0.1")); s == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client was not taken again after one of its connections closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

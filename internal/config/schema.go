@@ -75,6 +75,9 @@ type Listener struct {
 	// socks4. Default: all of them.
 	Protocols      []string `yaml:"protocols"`
 	MaxConnections int      `yaml:"max_connections"`  // concurrent client connections; default 10000
+	// MaxConnectionsPerClient bounds one client address's connections
+	// (nginx's limit_conn); 0: no bound.
+	MaxConnectionsPerClient int `yaml:"max_connections_per_client"`
 	MaxHeaderBytes Size     `yaml:"max_header_bytes"` // request head limit (431); default 64KiB
 	Timeouts       Timeouts `yaml:"timeouts"`
 	TLS            *TLS     `yaml:"tls"`

@@ -17,6 +17,7 @@ import (
 	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/sniff"
 	"github.com/janus-proxy/janus/internal/socks"
+	"github.com/janus-proxy/janus/internal/limit"
 )
 
 // listener is one configured listener of a generation: the faces behind a
@@ -29,6 +30,8 @@ type listener struct {
 	log   *slog.Logger
 	slots chan struct{} // one token per allowed concurrent connection
 	ctr   *listenerCounters
+	// perClient bounds each client address's connections; nil: no bound.
+	perClient *limit.Concurrency
 
 	headerTimeout time.Duration
 	tls           *tls.Config         // nil for a plain listener
@@ -56,6 +59,10 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 		// A reverse-only listener: the gate sees no forward request, and
 		// denies any that might slip through.
 		fc = &config.Forward{Policy: ""}
+	}
+	var err error
+	if l.perClient, err = l.ctr.clientSlots(lc.Name, lc.MaxConnectionsPerClient); err != nil {
+		return nil, err
 	}
 	gt := g.buildGate(fc)
 	if !forward {
@@ -191,6 +198,20 @@ func (l *listener) serve(c net.Conn) {
 			return
 		}
 		conn = pc
+	}
+	if l.perClient != nil {
+		var key [32]byte
+		slot, ok := l.perClient.Acquire(limit.AppendIP(key[:0], clientIP(conn), 32, 128))
+		if !ok {
+			l.overClientLimit(conn)
+			return
+		}
+		// The slot goes with the connection, which may outlive this call.
+		inner := release
+		release = func() {
+			slot.Release()
+			inner()
+		}
 	}
 	proto, sc, err := sniff.Sniff(conn, l.headerTimeout)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/live"
 	"github.com/janus-proxy/janus/internal/metrics"
 	"github.com/janus-proxy/janus/internal/observe"
@@ -29,6 +30,29 @@ type telemetry struct {
 type listenerCounters struct {
 	conns   atomic.Int64
 	tunnels atomic.Int64
+
+	// perClient counts each client address's connections when the
+	// listener bounds them; it outlives generations while the bound stays.
+	perClientMu sync.Mutex
+	perClient   *limit.Concurrency
+}
+
+// clientSlots returns the per-client connection counter for a bound of max
+// (nil for no bound), the same one while max stays the same.
+func (c *listenerCounters) clientSlots(name string, max int) (*limit.Concurrency, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	c.perClientMu.Lock()
+	defer c.perClientMu.Unlock()
+	if c.perClient == nil || c.perClient.Max() != max {
+		l, err := limit.NewConcurrency(name+" connections per client", max, limit.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.perClient = l
+	}
+	return c.perClient, nil
 }
 
 func (s *Server) startTelemetry() {
