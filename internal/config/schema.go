@@ -74,13 +74,13 @@ type Listener struct {
 	// Protocols restricts what the listener accepts: http, connect, socks5,
 	// socks4. Default: all of them.
 	Protocols      []string `yaml:"protocols"`
-	MaxConnections int      `yaml:"max_connections"`  // concurrent client connections; default 10000
+	MaxConnections int      `yaml:"max_connections"` // concurrent client connections; default 10000
 	// MaxConnectionsPerClient bounds one client address's connections
 	// (nginx's limit_conn); 0: no bound.
-	MaxConnectionsPerClient int `yaml:"max_connections_per_client"`
-	MaxHeaderBytes Size     `yaml:"max_header_bytes"` // request head limit (431); default 64KiB
-	Timeouts       Timeouts `yaml:"timeouts"`
-	TLS            *TLS     `yaml:"tls"`
+	MaxConnectionsPerClient int      `yaml:"max_connections_per_client"`
+	MaxHeaderBytes          Size     `yaml:"max_header_bytes"` // request head limit (431); default 64KiB
+	Timeouts                Timeouts `yaml:"timeouts"`
+	TLS                     *TLS     `yaml:"tls"`
 	// HTTP2 offers HTTP/2 through ALPN on a TLS listener with a reverse
 	// face (default true); H2C accepts HTTP/2 with prior knowledge on a
 	// plain one (default false).

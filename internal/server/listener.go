@@ -13,11 +13,11 @@ import (
 	"github.com/janus-proxy/janus/internal/config"
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/httpface"
+	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/proxyproto"
 	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/sniff"
 	"github.com/janus-proxy/janus/internal/socks"
-	"github.com/janus-proxy/janus/internal/limit"
 )
 
 // listener is one configured listener of a generation: the faces behind a
