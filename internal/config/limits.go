@@ -8,6 +8,7 @@ import (
 
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/limit"
+	"github.com/janus-proxy/janus/internal/limit/quota"
 )
 
 // Limit is a named request-rate limit, applied where a forward listener
@@ -107,4 +108,73 @@ func (v *validator) checkLimitRefs() {
 			}
 		}
 	}
+}
+
+// Quotas are traffic quotas: bytes both ways per user or group over a
+// period, kept in a bbolt file so that a restart loses nothing.
+type Quotas struct {
+	Store  string           `yaml:"store"`  // the bbolt file, relative to the config file
+	Users  map[string]Quota `yaml:"users"`  // by user name
+	Groups map[string]Quota `yaml:"groups"` // by group name: shared by the group's users
+}
+
+// Quota is one quota: limit bytes per period.
+type Quota struct {
+	Limit  Size   `yaml:"limit"`
+	Period string `yaml:"period"` // a duration for a rolling window ("30d"), "month" (calendar, UTC) or "balance" (never resets)
+}
+
+// QuotaPlan is a checked quota: the account it charges and its plan.
+type QuotaPlan struct {
+	Account string // "user:NAME" or "group:NAME"
+	Plan    quota.Plan
+}
+
+// QuotaPlans returns the store path ("" without quotas) and every checked
+// quota, users' first.
+func (c *Config) QuotaPlans() (string, []QuotaPlan) { return c.compiled.quotaStore, c.compiled.quotas }
+
+func (v *validator) checkQuotas() {
+	q := v.c.Quotas
+	if q == nil {
+		return
+	}
+	if q.Store == "" {
+		v.fail("quotas.store", "quotas need a store file (where the counts survive restarts)")
+		return
+	}
+	v.c.compiled.quotaStore = v.resolvePath(q.Store)
+	add := func(kind string, all map[string]Quota) {
+		for _, name := range sortedKeys(all) {
+			key := "quotas." + kind + "s." + name
+			p, err := quotaPlan(all[name])
+			if err != nil {
+				v.fail(key, "%v", err)
+				continue
+			}
+			v.c.compiled.quotas = append(v.c.compiled.quotas, QuotaPlan{Account: kind + ":" + name, Plan: p})
+		}
+	}
+	add("user", q.Users)
+	add("group", q.Groups)
+}
+
+func quotaPlan(q Quota) (quota.Plan, error) {
+	p := quota.Plan{Limit: int64(q.Limit)}
+	switch q.Period {
+	case "month", "monthly":
+		p.Mode = quota.Monthly
+	case "balance":
+		p.Mode = quota.Balance
+	default:
+		var d Duration
+		if err := d.parseScalar(q.Period); err != nil {
+			return p, fmt.Errorf("period: want a duration (30d), month or balance, not %q", q.Period)
+		}
+		p.Mode, p.Period = quota.Rolling, d.D()
+	}
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return p, nil
 }

@@ -14,6 +14,7 @@ type Config struct {
 	Admin     *Admin              `yaml:"admin"`  // nil: no admin API
 	Cache     *Cache              `yaml:"cache"`  // the HTTP cache; none without this section (docs/caching.md)
 	Limits    map[string]Limit    `yaml:"limits"` // named request-rate limits
+	Quotas    *Quotas             `yaml:"quotas"` // traffic quotas per user or group
 
 	// File is the path the config was read from ("<default>" for the
 	// embedded one); relative paths inside it are relative to its directory.

@@ -37,6 +37,8 @@ type compiled struct {
 	cache      *cache.Options // nil without a cache section
 	purge      addrset.Set    // who may PURGE
 	limits     map[string]LimitPlan
+	quotaStore string
+	quotas     []QuotaPlan
 }
 
 type validator struct {
@@ -58,6 +60,7 @@ func (v *validator) validate() {
 	v.checkResolver()
 	v.checkPolicies()
 	v.checkLimits()
+	v.checkQuotas()
 	v.checkUpstreams()
 	v.checkListeners()
 	v.checkLimitRefs()

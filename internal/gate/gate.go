@@ -103,6 +103,9 @@ type Decision struct {
 	// Retry-After and the RateLimit fields).
 	Limit *RateLimit
 	Rate  limit.Decision
+	// Reason says why, for a refusal the client should understand (a
+	// quota used up); "" otherwise.
+	Reason string
 }
 
 // Names of the decisions that no configured rule makes.
@@ -110,6 +113,7 @@ const (
 	RuleConnectPorts = "connect_ports" // CONNECT to a port outside the listener's allowed set
 	RuleAuth         = "auth"          // no or bad credentials where they are required
 	RuleDefault      = "default_deny"  // no rule matched
+	RuleQuota        = "quota"         // the user's traffic quota is used up
 )
 
 // DeniedError is returned by the dial-time address check.
@@ -131,6 +135,15 @@ type Gate struct {
 	ConnectPorts PortSet // ports CONNECT may reach; empty means 443 only
 	// Limits are request-rate limits applied after the policy allowed.
 	Limits []*RateLimit
+	// Quotas, when set, refuses an authenticated user over a traffic
+	// quota (rule RuleQuota, the reason in Decision.Reason).
+	Quotas QuotaChecker
+}
+
+// QuotaChecker says whether a user may still move traffic: nil, or an
+// error saying which quota is used up and until when.
+type QuotaChecker interface {
+	Check(user *Identity) error
 }
 
 // Authenticate checks a user's password. It returns the identity, or an
@@ -150,10 +163,22 @@ func (g *Gate) Decide(r *Request) Decision {
 		return Decision{Verdict: Deny, Rule: RuleConnectPorts}
 	}
 	if g.Policy == nil {
-		return g.limited(r, Decision{Verdict: Allow})
+		return g.limited(r, g.quota(r, Decision{Verdict: Allow}))
 	}
 	d := g.Policy.decide(r, netip.Addr{}, r.User == nil && g.AuthRequired)
-	return g.limited(r, g.challenge(r, d))
+	return g.limited(r, g.quota(r, g.challenge(r, d)))
+}
+
+// quota refuses an allowed request of a user whose traffic quota is used
+// up.
+func (g *Gate) quota(r *Request, d Decision) Decision {
+	if d.Verdict != Allow || g.Quotas == nil || r.User == nil {
+		return d
+	}
+	if err := g.Quotas.Check(r.User); err != nil {
+		return Decision{Verdict: Deny, Rule: RuleQuota, Reason: err.Error()}
+	}
+	return d
 }
 
 // DecideAddr decides with the destination resolved to ip.

@@ -100,10 +100,23 @@ func (c *conn) decide(proto gate.Protocol) (gate.Request, bool) {
 		c.rateLimited(d)
 		return gr, false
 	case gate.Deny:
+		if d.Reason != "" {
+			c.denyBecause(d)
+			return gr, false
+		}
 		c.deny(d.Rule, nil)
 		return gr, false
 	}
 	return gr, true
+}
+
+// denyBecause answers 403 with the reason the client must know (a quota
+// used up, and until when), which the log says too.
+func (c *conn) denyBecause(d gate.Decision) {
+	c.x.rule = d.Rule
+	c.x.denied = true
+	c.reply(403, d.Reason, nil)
+	c.logError(d.Reason)
 }
 
 // deny answers 403 naming the rule; cause, if any, goes to the log only.

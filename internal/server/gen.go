@@ -31,6 +31,7 @@ type generation struct {
 	upstreams map[string]*httpface.Upstream // by name, for the reverse face
 	cache     *sharedCache                  // the HTTP cache; nil without a cache section
 	listeners []*listener
+	quotas    *quotas // nil without traffic quotas
 
 	// refs counts the connections served by this generation, plus one
 	// while it is current; at zero it is closed.
@@ -59,6 +60,11 @@ func (s *Server) build(cfg *config.Config, prev *generation) (*generation, error
 		return nil, err
 	}
 	if err := g.buildUpstreams(); err != nil {
+		g.out.release()
+		return nil, err
+	}
+	if err := g.buildQuotas(); err != nil {
+		g.stopUpstreams()
 		g.out.release()
 		return nil, err
 	}
@@ -112,7 +118,7 @@ func (g *generation) openAccessLog(prev *generation) error {
 // accessLog returns where the faces log each finished exchange: the
 // access log, the metrics and the live views.
 func (g *generation) accessLog() *fanout {
-	return &fanout{access: g.access, tel: &g.srv.tel}
+	return &fanout{access: g.access, tel: &g.srv.tel, quotas: g.quotas}
 }
 
 // buildUsers makes the one user database every gate shares, so that a

@@ -132,12 +132,16 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 }
 
 func (g *generation) buildGate(fc *config.Forward) *gate.Gate {
-	return &gate.Gate{
+	gt := &gate.Gate{
 		Policy:       g.cfg.Policy(fc.Policy),
 		Users:        g.users,
 		AuthRequired: fc.AuthRequired(),
 		ConnectPorts: fc.ConnectPortSet(),
 	}
+	if g.quotas != nil {
+		gt.Quotas = g.quotas
+	}
+	return gt
 }
 
 func maxConns(lc *config.Listener) int {

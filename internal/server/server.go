@@ -18,6 +18,7 @@ import (
 
 	"github.com/janus-proxy/janus/internal/config"
 	"github.com/janus-proxy/janus/internal/limit"
+	"github.com/janus-proxy/janus/internal/limit/quota"
 	"github.com/janus-proxy/janus/internal/outbound"
 	"github.com/janus-proxy/janus/internal/upstream"
 )
@@ -68,6 +69,11 @@ type Server struct {
 	// generations.
 	limitersMu sync.Mutex
 	limiters   map[string]*limit.RateLimiter
+
+	// The traffic quotas' store, kept across reloads.
+	quotaMu    sync.Mutex
+	quotaStore *quota.Store
+	quotaPath  string
 	adm        adminState // the admin API's listener, kept across reloads
 }
 
@@ -347,6 +353,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, g := range gens {
 		g.close()
 	}
+	s.closeQuotas()
 	s.tel.stop()
 	s.mu.Lock()
 	for _, sk := range s.sockets {

@@ -110,12 +110,14 @@ func (s *Server) Live() *live.Live { return s.tel.live }
 type fanout struct {
 	access *observe.AccessLog // nil when the access log is off
 	tel    *telemetry
+	quotas *quotas // charged with each user's bytes; nil without quotas
 }
 
 func (f *fanout) Log(e *observe.Entry) {
 	if f.access != nil {
 		f.access.Log(e)
 	}
+	f.quotas.charge(e.User, e.BytesUp+e.BytesDown)
 	f.tel.metrics.Log(e)
 	f.tel.live.Log(e)
 }

@@ -253,6 +253,9 @@ func (ss *session) write(b []byte) error {
 type errRefused struct{ d gate.Decision }
 
 func (e *errRefused) Error() string {
+	if e.d.Reason != "" {
+		return fmt.Sprintf("refused by rule %s: %s", e.d.Rule, e.d.Reason)
+	}
 	return fmt.Sprintf("refused by rule %s (%s)", e.d.Rule, e.d.Verdict)
 }
 

@@ -1,0 +1,107 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/limit/quota"
+)
+
+// The quota store is the server's: opened with the first config that has
+// quotas, kept across reloads (a reload changes plans, not the file), and
+// closed, flushed, on shutdown.
+
+// openQuotas opens the store the config names, once.
+func (s *Server) openQuotas(path string) (*quota.Store, error) {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	if path == "" {
+		return s.quotaStore, nil
+	}
+	if s.quotaStore != nil {
+		if path != s.quotaPath {
+			s.log.Warn("quotas.store changed: the new file is used after a restart", "running", s.quotaPath, "configured", path)
+		}
+		return s.quotaStore, nil
+	}
+	st, err := quota.Open(quota.Options{Path: path, Logger: s.log.With("part", "quotas")})
+	if err != nil {
+		return nil, fmt.Errorf("quotas: %w", err)
+	}
+	s.quotaStore, s.quotaPath = st, path
+	return st, nil
+}
+
+func (s *Server) closeQuotas() {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	if s.quotaStore != nil {
+		if err := s.quotaStore.Close(); err != nil {
+			s.log.Error("closing the quota store", "err", err)
+		}
+		s.quotaStore = nil
+	}
+}
+
+// quotas is a generation's view of the traffic quotas: which accounts each
+// user's traffic counts against (its own and its groups').
+type quotas struct {
+	byUser map[string][]*quota.Account
+}
+
+// buildQuotas makes the accounts of the config's quotas.
+func (g *generation) buildQuotas() error {
+	path, plans := g.cfg.QuotaPlans()
+	if path == "" || len(plans) == 0 {
+		return nil
+	}
+	st, err := g.srv.openQuotas(path)
+	if err != nil {
+		return err
+	}
+	accounts := map[string]*quota.Account{}
+	for _, p := range plans {
+		a, err := st.Account(p.Account, p.Plan)
+		if err != nil {
+			return fmt.Errorf("quota %s: %w", p.Account, err)
+		}
+		accounts[p.Account] = a
+	}
+	q := &quotas{byUser: map[string][]*quota.Account{}}
+	for _, u := range g.cfg.UserList() {
+		var accs []*quota.Account
+		if a := accounts["user:"+u.Name]; a != nil {
+			accs = append(accs, a)
+		}
+		for _, grp := range u.Groups {
+			if a := accounts["group:"+grp]; a != nil {
+				accs = append(accs, a)
+			}
+		}
+		if len(accs) > 0 {
+			q.byUser[u.Name] = accs
+		}
+	}
+	g.quotas = q
+	return nil
+}
+
+// Check implements gate.QuotaChecker.
+func (q *quotas) Check(user *gate.Identity) error {
+	for _, a := range q.byUser[user.Name] {
+		if err := a.Check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// charge counts a finished exchange's bytes against its user's accounts.
+func (q *quotas) charge(user string, n int64) {
+	if q == nil || user == "" || n <= 0 {
+		return
+	}
+	for _, a := range q.byUser[user] {
+		_ = a.Charge(n)
+	}
+}
