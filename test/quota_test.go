@@ -75,7 +75,9 @@ policies:
 	} else if !strings.Contains(err.Error(), "not allowed") {
 		t.Errorf("bob's SOCKS5 refusal: %v", err)
 	}
-	j.WaitLog(t, func(l map[string]any) bool { return l["rule"] == "quota" && strings.Contains(fmt.Sprint(l["error"]), "user:bob") })
+	j.WaitLog(t, func(l map[string]any) bool {
+		return l["rule"] == "quota" && strings.Contains(fmt.Sprint(l["error"]), "user:bob")
+	})
 
 	// A restart keeps the count.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
