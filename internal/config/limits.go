@@ -14,16 +14,22 @@ import (
 // Limit is a named request-rate limit, applied where a forward listener
 // or a reverse route names it (docs/limits.md).
 type Limit struct {
-	Rate  string `yaml:"rate"`  // "50/s", "600/m", "10000/h"
-	Burst int    `yaml:"burst"` // requests allowed back to back; default: the count per period
-	Key   string `yaml:"key"`   // client_ip (default), user, host or global
+	Rate      string `yaml:"rate"`      // "50/s", "600/m", "10000/h"
+	Burst     int    `yaml:"burst"`     // requests allowed back to back; default: the count per period
+	Bandwidth Size   `yaml:"bandwidth"` // bytes per second of tunnels, instead of a rate
+	Key       string `yaml:"key"`       // client_ip (default), user, host (rates), connection (bandwidth) or global
+	// Users and Groups, when set, select whom the limit applies to.
+	Users  []string `yaml:"users"`
+	Groups []string `yaml:"groups"`
 }
 
 // LimitPlan is a checked Limit.
 type LimitPlan struct {
-	Name string
-	Rate limit.Rate
-	Key  gate.LimitKey
+	Name          string
+	Rate          limit.Rate // zero for a bandwidth limit
+	Bandwidth     int64      // bytes per second; 0 for a rate limit
+	Key           gate.LimitKey
+	Users, Groups []string
 }
 
 // LimitPlans returns every checked limit by name.
@@ -58,18 +64,30 @@ func (v *validator) checkLimits() {
 	for _, name := range sortedKeys(v.c.Limits) {
 		l := v.c.Limits[name]
 		key := "limits." + name
-		count, per, err := parseRate(l.Rate)
-		if err != nil {
-			v.fail(key+".rate", "%v", err)
+		plan := LimitPlan{Name: name, Users: l.Users, Groups: l.Groups}
+		switch {
+		case l.Rate != "" && l.Bandwidth > 0:
+			v.fail(key, "a limit has a rate or a bandwidth, not both")
 			continue
-		}
-		if l.Burst < 0 {
-			v.fail(key+".burst", "want at least 0")
-		}
-		plan := LimitPlan{Name: name, Rate: limit.Rate{Count: count, Per: per, Burst: l.Burst}}
-		if err := plan.Rate.Validate(); err != nil {
-			v.fail(key, "%v", err)
+		case l.Bandwidth > 0:
+			plan.Bandwidth = int64(l.Bandwidth)
+		case l.Bandwidth < 0:
+			v.fail(key+".bandwidth", "want a size per second above 0")
 			continue
+		default:
+			count, per, err := parseRate(l.Rate)
+			if err != nil {
+				v.fail(key+".rate", "%v", err)
+				continue
+			}
+			if l.Burst < 0 {
+				v.fail(key+".burst", "want at least 0")
+			}
+			plan.Rate = limit.Rate{Count: count, Per: per, Burst: l.Burst}
+			if err := plan.Rate.Validate(); err != nil {
+				v.fail(key, "%v", err)
+				continue
+			}
 		}
 		switch l.Key {
 		case "", "client_ip":
@@ -80,9 +98,24 @@ func (v *validator) checkLimits() {
 			plan.Key = gate.ByHost
 		case "global":
 			plan.Key = gate.Global
+		case "connection":
+			plan.Key = gate.PerConnection
 		default:
-			v.fail(key+".key", "unknown key %q (want client_ip, user, host or global)", l.Key)
+			v.fail(key+".key", "unknown key %q (want client_ip, user, host, connection or global)", l.Key)
 			continue
+		}
+		if plan.Bandwidth > 0 && plan.Key == gate.ByHost {
+			v.fail(key+".key", "a bandwidth limit is kept per client_ip, user, connection or global")
+			continue
+		}
+		if plan.Bandwidth == 0 && plan.Key == gate.PerConnection {
+			v.fail(key+".key", "connection is a key of bandwidth limits")
+			continue
+		}
+		for j, u := range l.Users {
+			if !v.knownUser(u) {
+				v.fail(fmt.Sprintf("%s.users[%d]", key, j), "unknown user %q", u)
+			}
 		}
 		v.c.compiled.limits[name] = plan
 	}

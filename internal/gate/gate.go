@@ -135,6 +135,8 @@ type Gate struct {
 	ConnectPorts PortSet // ports CONNECT may reach; empty means 443 only
 	// Limits are request-rate limits applied after the policy allowed.
 	Limits []*RateLimit
+	// Bandwidths bound tunnels' bytes per second (Bandwidth).
+	Bandwidths []*BandwidthLimit
 	// Quotas, when set, refuses an authenticated user over a traffic
 	// quota (rule RuleQuota, the reason in Decision.Reason).
 	Quotas QuotaChecker

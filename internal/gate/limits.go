@@ -29,6 +29,8 @@ type RateLimit struct {
 	Name    string
 	Key     LimitKey
 	Limiter RateLimiter
+	// Users and Groups, when set, select who the limit applies to.
+	Users, Groups []string
 }
 
 // limited applies the gate's rate limits to an allowed request, in order;
@@ -39,6 +41,9 @@ func (g *Gate) limited(r *Request, d Decision) Decision {
 	}
 	var buf [96]byte
 	for _, l := range g.Limits {
+		if !appliesTo(l.Users, l.Groups, r) {
+			continue
+		}
 		key := l.key(buf[:0], r)
 		ld := l.Limiter.Allow(key)
 		if !ld.Allowed {
@@ -65,4 +70,88 @@ func (l *RateLimit) key(dst []byte, r *Request) []byte {
 		dst = limit.AppendString(dst, limit.KindHost, r.Host)
 	}
 	return dst
+}
+
+// PerConnection is a bandwidth key: each connection has a bucket of its
+// own.
+const PerConnection LimitKey = 100
+
+// BandwidthLimit bounds the bytes per second of tunnels (CONNECT, SOCKS):
+// each connection of a key draws from one bucket, both directions
+// together or each (see Chain in internal/limit).
+type BandwidthLimit struct {
+	Name string
+	Key  LimitKey // ByUser, ByClientIP, Global (the listener) or PerConnection
+	Rate int64    // bytes per second
+	// Users and Groups, when set, select who the limit applies to.
+	Users, Groups []string
+	Set           *limit.BucketSet // ByUser, ByClientIP
+	Shared        *limit.Bucket    // Global
+}
+
+// applies reports whether the limit concerns r's user.
+func appliesTo(users, groups []string, r *Request) bool {
+	if len(users) == 0 && len(groups) == 0 {
+		return true
+	}
+	if r.User == nil {
+		return false
+	}
+	for _, u := range users {
+		if u == r.User.Name {
+			return true
+		}
+	}
+	for _, g := range groups {
+		if r.User.InGroup(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// Bandwidth returns the buckets r's connection draws from, and a function
+// to call once when it ends. An empty chain (Unlimited) means the caller
+// keeps its splice path.
+func (g *Gate) Bandwidth(r *Request) (limit.Chain, func()) {
+	var c limit.Chain
+	if len(g.Bandwidths) == 0 {
+		return c, func() {}
+	}
+	var held [4]struct {
+		set *limit.BucketSet
+		b   *limit.Bucket
+	}
+	n := 0
+	var buf [64]byte
+	for _, l := range g.Bandwidths {
+		if !appliesTo(l.Users, l.Groups, r) {
+			continue
+		}
+		var b *limit.Bucket
+		switch l.Key {
+		case Global:
+			b = l.Shared
+		case PerConnection:
+			b = limit.NewBucket(l.Rate, l.Rate)
+		default:
+			key := buf[:0]
+			if l.Key == ByUser && r.User != nil {
+				key = limit.AppendString(key, limit.KindUser, r.User.Name)
+			} else {
+				key = limit.AppendIP(key, r.Client, 32, 64)
+			}
+			b = l.Set.Get(key)
+			if n < len(held) {
+				held[n].set, held[n].b = l.Set, b
+				n++
+			}
+		}
+		c = c.With(b)
+	}
+	return c, func() {
+		for i := range n {
+			held[i].set.Put(held[i].b)
+		}
+	}
 }

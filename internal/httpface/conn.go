@@ -16,6 +16,7 @@ import (
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
+	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/sniff"
@@ -150,6 +151,9 @@ type exchange struct {
 	cache     *cache.Cache   // the cache this request went through; nil when none
 	fill      *cache.Fill    // the cache fill this request leads; nil when none
 	sent      time.Time      // when a request leading a fill went upstream (RFC 9111 §4.2.3)
+	// A CONNECT tunnel's bandwidth buckets, and how to give them back.
+	bandwidth  limit.Chain
+	putBuckets func()
 }
 
 var connPool = sync.Pool{New: func() any { return new(conn) }}

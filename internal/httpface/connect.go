@@ -7,6 +7,7 @@ import (
 
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/http1"
+	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/tunnel"
 )
 
@@ -39,6 +40,7 @@ func (c *conn) connect(f http1.Framing) bool {
 		c.logAccess()
 		return false
 	}
+	c.x.bandwidth, c.x.putBuckets = g.Bandwidth(&gr)
 	c.join(origin, nil)
 	return false
 }
@@ -77,9 +79,16 @@ func (c *conn) join(origin net.Conn, originPending []byte) {
 	if s.o.Tunnels != nil {
 		s.o.Tunnels.Add(1)
 	}
-	tunnel.Start(c.raw, origin, tunnel.Options{Idle: s.o.TunnelIdle, ClientPending: pending}, func(res tunnel.Result, err error) {
+	// Bandwidth limits wrap the client side (both directions pass there);
+	// without any, the raw sockets keep the kernel's splice.
+	client := limit.WrapConn(c.raw, limit.ConnOptions{Read: c.x.bandwidth, Write: c.x.bandwidth})
+	put := c.x.putBuckets
+	tunnel.Start(client, origin, tunnel.Options{Idle: s.o.TunnelIdle, ClientPending: pending}, func(res tunnel.Result, err error) {
 		if s.o.Tunnels != nil {
 			s.o.Tunnels.Add(-1)
+		}
+		if put != nil {
+			put()
 		}
 		c.x.up += res.Up
 		c.x.down += res.Down

@@ -7,37 +7,60 @@ import (
 	"github.com/janus-proxy/janus/internal/limit"
 )
 
-// rateLimits returns the gate's limits for the names given. A limiter
-// outlives generations while its settings stay the same, so a reload
-// neither refills nor forgets anyone's allowance.
-func (g *generation) rateLimits(names []string) ([]*gate.RateLimit, error) {
+// limits returns the gate's rate and bandwidth limits for the names given.
+// A limiter (and a bandwidth set) outlives generations while its settings
+// stay the same, so a reload neither refills nor forgets anyone's
+// allowance.
+func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.BandwidthLimit, error) {
 	if len(names) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	s := g.srv
 	plans := g.cfg.LimitPlans()
-	out := make([]*gate.RateLimit, 0, len(names))
+	var rates []*gate.RateLimit
+	var bws []*gate.BandwidthLimit
+	s.limitersMu.Lock()
+	defer s.limitersMu.Unlock()
+	if s.limiters == nil {
+		s.limiters = map[string]any{}
+	}
 	for _, name := range names {
 		p, ok := plans[name]
 		if !ok {
-			return nil, fmt.Errorf("undefined limit %q", name)
+			return nil, nil, fmt.Errorf("undefined limit %q", name)
 		}
-		id := fmt.Sprintf("%s|%s|%d", p.Name, p.Rate, p.Key)
-		s.limitersMu.Lock()
-		l := s.limiters[id]
+		id := fmt.Sprintf("%s|%s|%d|%d", p.Name, p.Rate, p.Bandwidth, p.Key)
+		if p.Bandwidth > 0 {
+			bl := &gate.BandwidthLimit{Name: p.Name, Key: p.Key, Rate: p.Bandwidth, Users: p.Users, Groups: p.Groups}
+			switch p.Key {
+			case gate.Global:
+				b, _ := s.limiters[id].(*limit.Bucket)
+				if b == nil {
+					b = limit.NewBucket(p.Bandwidth, p.Bandwidth)
+					s.limiters[id] = b
+				}
+				bl.Shared = b
+			case gate.PerConnection:
+			default:
+				set, _ := s.limiters[id].(*limit.BucketSet)
+				if set == nil {
+					set = limit.NewBucketSet(p.Bandwidth, p.Bandwidth)
+					s.limiters[id] = set
+				}
+				bl.Set = set
+			}
+			bws = append(bws, bl)
+			continue
+		}
+		l, _ := s.limiters[id].(*limit.RateLimiter)
 		if l == nil {
 			var err error
 			if l, err = limit.NewRateLimiter(p.Name, p.Rate, limit.Options{}); err != nil {
-				s.limitersMu.Unlock()
-				return nil, fmt.Errorf("limit %s: %w", name, err)
-			}
-			if s.limiters == nil {
-				s.limiters = map[string]*limit.RateLimiter{}
+				return nil, nil, fmt.Errorf("limit %s: %w", name, err)
 			}
 			s.limiters[id] = l
 		}
-		s.limitersMu.Unlock()
-		out = append(out, &gate.RateLimit{Name: p.Name, Key: p.Key, Limiter: l})
+		rates = append(rates, &gate.RateLimit{Name: p.Name, Key: p.Key, Limiter: l, Users: p.Users, Groups: p.Groups})
 	}
-	return out, nil
+	return rates, bws, nil
 }

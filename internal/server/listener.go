@@ -68,11 +68,9 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 	if !forward {
 		gt.Policy = &gate.Policy{Name: "reverse-only"}
 	}
-	limits, err := g.rateLimits(fc.Limits)
-	if err != nil {
+	if gt.Limits, gt.Bandwidths, err = g.limits(fc.Limits); err != nil {
 		return nil, err
 	}
-	gt.Limits = limits
 	tunnelIdle := lc.Timeouts.TunnelIdle.Or(config.DefaultTunnelIdle)
 	reverseFace := lc.Reverse != nil
 	if (forward && (lc.Allows("http") || lc.Allows("connect"))) || (reverseFace && lc.Allows("http")) {
@@ -326,7 +324,7 @@ func (g *generation) routeGates(lc *config.Listener) ([]*httpface.RouteGate, err
 		if rt.Policy != "" {
 			gt.Policy = g.cfg.Policy(rt.Policy)
 		}
-		limits, err := g.rateLimits(rt.Limits)
+		limits, _, err := g.limits(rt.Limits)
 		if err != nil {
 			return nil, err
 		}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/config"
-	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/limit/quota"
 	"github.com/janus-proxy/janus/internal/outbound"
 	"github.com/janus-proxy/janus/internal/upstream"
@@ -68,7 +67,7 @@ type Server struct {
 	// limiters are the rate limiters by name and settings, kept across
 	// generations.
 	limitersMu sync.Mutex
-	limiters   map[string]*limit.RateLimiter
+	limiters   map[string]any // *limit.RateLimiter, *limit.BucketSet or *limit.Bucket
 
 	// The traffic quotas' store, kept across reloads.
 	quotaMu    sync.Mutex

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/tunnel"
 )
 
@@ -141,10 +142,15 @@ func (ss *session) connect5(dst Addr) {
 // handshake reader is released first, its unread bytes sent ahead.
 func (ss *session) tunnel(origin *net.TCPConn) {
 	pending := ss.release()
-	client := ss.c.Raw
+	var client net.Conn = ss.c.Raw
 	if client == nil {
 		client = ss.c.Conn
 	}
+	// Bandwidth limits wrap the client side (both directions pass there);
+	// without any, the raw sockets keep the kernel's splice.
+	req := gate.Request{Client: ss.client.Addr(), User: ss.user, Protocol: gate.SOCKS5}
+	chain, putBuckets := ss.s.o.Gate.Bandwidth(&req)
+	client = limit.WrapConn(client, limit.ConnOptions{Read: chain, Write: chain})
 	// The tunnel runs on goroutines of its own; this one returns and its
 	// stack goes. The tunnel's end finishes the session.
 	ss.detached = true
@@ -155,6 +161,7 @@ func (ss *session) tunnel(origin *net.TCPConn) {
 		if n := ss.s.o.Tunnels; n != nil {
 			n.Add(-1)
 		}
+		putBuckets()
 		ss.entry.BytesUp, ss.entry.BytesDown = res.Up, res.Down
 		if err != nil {
 			ss.entry.Error = fmt.Sprintf("tunnel: %v", err)
