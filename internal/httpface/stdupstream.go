@@ -224,6 +224,7 @@ func (x *h2exchange) exchangeStd(t *tries) {
 		timer := time.AfterFunc(x.responseTimeout(u), try.cancel)
 		resp, err = u.Transport.RoundTrip(req)
 		timer.Stop()
+		resp, err = discardLate(ctx, resp, err)
 		if err != nil {
 			if r.Context().Err() != nil {
 				host.End(upstream.Outcome{Abandoned: true})
@@ -352,6 +353,7 @@ func (c *conn) proxyStd(t *tries, f http1.Framing) {
 		timer := time.AfterFunc(c.responseTimeout(), try.cancel)
 		resp, err = u.Transport.RoundTrip(req)
 		timer.Stop()
+		resp, err = discardLate(ctx, resp, err)
 		c.x.up = c.m.body.Count()
 		// Content read from the client cannot go to another target.
 		unsent := c.m.body.Count() == 0
@@ -463,4 +465,18 @@ func (t *stdTry) stop() {
 	if t.cancel != nil {
 		t.cancel()
 	}
+}
+
+// discardLate turns a response that came after the try's context was
+// cancelled (its response timeout fired, or the client went away) into the
+// cancellation's error. net/http's Transport hands over a response that
+// races the cancellation, and that response may be the target's reaction
+// to it (a handler that gave up when its connection closed, answering an
+// empty 200): it must not reach the client as the answer.
+func discardLate(ctx context.Context, resp *http.Response, err error) (*http.Response, error) {
+	if err == nil && ctx.Err() != nil {
+		resp.Body.Close()
+		return nil, ctx.Err()
+	}
+	return resp, err
 }
