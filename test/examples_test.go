@@ -19,7 +19,7 @@ import (
 )
 
 // exampleTested lists the configs in examples/ that the tests below load.
-var exampleTested = map[string]bool{"local.yaml": true, "site.yaml": true, "cache.yaml": true}
+var exampleTested = map[string]bool{"local.yaml": true, "site.yaml": true, "cache.yaml": true, "limits.yaml": true}
 
 func TestEveryExampleLoads(t *testing.T) {
 	for name := range exampleTested {
