@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,28 @@ policies:
 			t.Fatal("the client was not taken again after one of its connections closed")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLimitMetrics: /metrics counts each limit's decisions and shows each
+// quota's use.
+func TestLimitMetrics(t *testing.T) {
+	a := startRetryOrigin(t, "a", 200, 0, nil, false)
+	j := janustest.Start(t, rateLimitConfig(a.addr()), nil)
+	for range 15 {
+		resp, err := http.Get("http://" + j.Addr(t, "web") + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	rec := httptest.NewRecorder()
+	j.Server.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	text := rec.Body.String()
+	for _, want := range []string{`janus_limit_decisions_total{limit="per-ip",result="allowed"} 1`, `janus_limit_decisions_total{limit="per-ip",result="limited"}`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

@@ -86,6 +86,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	s.startTelemetry()
 	s.initAdmin()
 	_ = s.tel.metrics.Register(newCacheCollector(s))
+	_ = s.tel.metrics.Register(newLimitCollector(s))
 	g, err := s.build(cfg, nil)
 	if err != nil {
 		s.tel.stop()
