@@ -17,6 +17,10 @@ type Limit struct {
 	Rate      string `yaml:"rate"`      // "50/s", "600/m", "10000/h"
 	Burst     int    `yaml:"burst"`     // requests allowed back to back; default: the count per period
 	Bandwidth Size   `yaml:"bandwidth"` // bytes per second of tunnels, instead of a rate
+	// Concurrency bounds what a key holds at once (tunnels and sessions
+	// on a forward listener, requests in flight on a route), instead of a
+	// rate.
+	Concurrency int `yaml:"concurrency"`
 	Key       string `yaml:"key"`       // client_ip (default), user, host (rates), connection (bandwidth) or global
 	// Users and Groups, when set, select whom the limit applies to.
 	Users  []string `yaml:"users"`
@@ -28,6 +32,7 @@ type LimitPlan struct {
 	Name          string
 	Rate          limit.Rate // zero for a bandwidth limit
 	Bandwidth     int64      // bytes per second; 0 for a rate limit
+	Concurrency   int        // at once; 0 unless a concurrency limit
 	Key           gate.LimitKey
 	Users, Groups []string
 }
@@ -65,10 +70,21 @@ func (v *validator) checkLimits() {
 		l := v.c.Limits[name]
 		key := "limits." + name
 		plan := LimitPlan{Name: name, Users: l.Users, Groups: l.Groups}
+		kinds := 0
+		for _, set := range []bool{l.Rate != "", l.Bandwidth != 0, l.Concurrency != 0} {
+			if set {
+				kinds++
+			}
+		}
 		switch {
-		case l.Rate != "" && l.Bandwidth > 0:
-			v.fail(key, "a limit has a rate or a bandwidth, not both")
+		case kinds > 1:
+			v.fail(key, "a limit has one of rate, bandwidth or concurrency")
 			continue
+		case l.Concurrency < 0:
+			v.fail(key+".concurrency", "want at least 1")
+			continue
+		case l.Concurrency > 0:
+			plan.Concurrency = l.Concurrency
 		case l.Bandwidth > 0:
 			plan.Bandwidth = int64(l.Bandwidth)
 		case l.Bandwidth < 0:
@@ -108,7 +124,11 @@ func (v *validator) checkLimits() {
 			v.fail(key+".key", "a bandwidth limit is kept per client_ip, user, connection or global")
 			continue
 		}
-		if plan.Bandwidth == 0 && plan.Key == gate.PerConnection {
+		if plan.Concurrency > 0 && (plan.Key == gate.ByHost || plan.Key == gate.PerConnection) {
+			v.fail(key+".key", "a concurrency limit is kept per client_ip, user or global")
+			continue
+		}
+		if plan.Bandwidth == 0 && plan.Concurrency == 0 && plan.Key == gate.PerConnection {
 			v.fail(key+".key", "connection is a key of bandwidth limits")
 			continue
 		}

@@ -137,6 +137,8 @@ type Gate struct {
 	Limits []*RateLimit
 	// Bandwidths bound tunnels' bytes per second (Bandwidth).
 	Bandwidths []*BandwidthLimit
+	// Concs bound what a key holds at once (Hold).
+	Concs []*ConcLimit
 	// Quotas, when set, refuses an authenticated user over a traffic
 	// quota (rule RuleQuota, the reason in Decision.Reason).
 	Quotas QuotaChecker

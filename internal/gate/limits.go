@@ -155,3 +155,54 @@ func (g *Gate) Bandwidth(r *Request) (limit.Chain, func()) {
 		}
 	}
 }
+
+// ConcLimit bounds what a key holds at once: a forward listener's
+// tunnels and sessions, or a route's requests in flight.
+type ConcLimit struct {
+	Name          string
+	Key           LimitKey // ByClientIP, ByUser or Global
+	Users, Groups []string // when set, whom it applies to
+	Slots         *limit.Concurrency
+}
+
+// Hold takes a slot of each concurrency limit that applies to r. It
+// returns the function that gives them back (call it once, when the
+// tunnel, session or request ends) or, when one is full, a Limited
+// decision naming it, having given back what it took.
+func (g *Gate) Hold(r *Request) (func(), Decision) {
+	if len(g.Concs) == 0 {
+		return func() {}, Decision{Verdict: Allow}
+	}
+	var held [4]limit.Slot
+	n := 0
+	var buf [64]byte
+	release := func() {
+		for i := range n {
+			held[i].Release()
+		}
+	}
+	for _, l := range g.Concs {
+		if !appliesTo(l.Users, l.Groups, r) {
+			continue
+		}
+		key := limit.AppendString(buf[:0], limit.KindName, l.Name)
+		switch {
+		case l.Key == ByUser && r.User != nil:
+			key = limit.AppendString(key, limit.KindUser, r.User.Name)
+		case l.Key == ByUser, l.Key == ByClientIP:
+			key = limit.AppendIP(key, r.Client, 32, 64)
+		}
+		s, ok := l.Slots.Acquire(key)
+		if !ok {
+			release()
+			return func() {}, Decision{Verdict: Limited, Rule: l.Name}
+		}
+		if n < len(held) {
+			held[n] = s
+			n++
+		} else {
+			s.Release() // more than four limits at once: the rest only check
+		}
+	}
+	return release, Decision{Verdict: Allow}
+}

@@ -154,6 +154,8 @@ type exchange struct {
 	// A CONNECT tunnel's bandwidth buckets, and how to give them back.
 	bandwidth  limit.Chain
 	putBuckets func()
+	// unhold gives back a route's concurrency-limit slots.
+	unhold func()
 }
 
 var connPool = sync.Pool{New: func() any { return new(conn) }}

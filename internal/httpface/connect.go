@@ -25,9 +25,17 @@ func (c *conn) connect(f http1.Framing) bool {
 		return !c.x.closeConn
 	}
 	g := s.o.Gate
+	// Concurrency limits (tunnels per user, per client) hold a slot for the
+	// tunnel's life.
+	unhold, d := g.Hold(&gr)
+	if d.Verdict != gate.Allow {
+		c.rateLimited(d)
+		return !c.x.closeConn
+	}
 	check := func(ip netip.Addr) error { return g.CheckAddr(&gr, ip) }
 	origin, err := s.o.Dialer.DialTCP(s.ctx, gr.Host, gr.Port, check)
 	if err != nil {
+		unhold()
 		c.dialFailed(err)
 		return !c.x.closeConn
 	}
@@ -35,12 +43,18 @@ func (c *conn) connect(f http1.Framing) bool {
 	c.extendWrite()
 	c.w.WriteString("HTTP/1.1 200 Connection established\r\n\r\n")
 	if err := c.w.Flush(); err != nil {
+		unhold()
 		origin.Close()
 		c.x.err = "writing 200: " + err.Error()
 		c.logAccess()
 		return false
 	}
-	c.x.bandwidth, c.x.putBuckets = g.Bandwidth(&gr)
+	var put func()
+	c.x.bandwidth, put = g.Bandwidth(&gr)
+	c.x.putBuckets = func() {
+		put()
+		unhold()
+	}
 	c.join(origin, nil)
 	return false
 }

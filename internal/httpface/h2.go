@@ -181,6 +181,9 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	if g := s.routeGate(rt); g != nil && !x.admit(g) {
 		return
 	}
+	if x.unhold != nil {
+		defer x.unhold()
+	}
 	if x.ws && rt.Action != reverse.Proxy {
 		x.webSocketElsewhere()
 		return
@@ -238,6 +241,7 @@ type h2exchange struct {
 	cache    *cache.Cache
 	fill     *cache.Fill
 	sent     time.Time
+	unhold   func() // gives back the route's concurrency-limit slots
 }
 
 // plain answers with a short text of Janus's own.

@@ -27,13 +27,20 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 		}
 		x.q.req.Header.Del("Authorization")
 	}
-	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 {
+	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 && len(g.Gate.Concs) == 0 {
 		return true
 	}
 	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.method(), Host: string(x.q.params.Host)}
 	d := g.Gate.Decide(&gr)
 	switch d.Verdict {
 	case gate.Allow:
+		// Requests in flight on the route, held until it is answered.
+		unhold, hd := g.Gate.Hold(&gr)
+		if hd.Verdict != gate.Allow {
+			x.rateLimited(hd)
+			return false
+		}
+		x.unhold = unhold
 		return true
 	case gate.Challenge:
 		x.challenge(g)

@@ -80,6 +80,9 @@ func (c *conn) route(f http1.Framing) bool {
 	if g := s.routeGate(rt); g != nil && !c.admit(g) {
 		return !c.x.closeConn
 	}
+	if c.x.unhold != nil {
+		defer c.x.unhold()
+	}
 	c.x.rule = rt.Name
 	if rt.MaxBody > 0 {
 		if f.Kind == http1.LengthBody && f.Length > rt.MaxBody {

@@ -45,7 +45,7 @@ func (c *conn) admit(g *RouteGate) bool {
 		user = id
 		c.stripAuthorization = true
 	}
-	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 {
+	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 && len(g.Gate.Concs) == 0 {
 		return true
 	}
 	gr := gate.Request{
@@ -59,6 +59,13 @@ func (c *conn) admit(g *RouteGate) bool {
 	c.x.rule = d.Rule
 	switch d.Verdict {
 	case gate.Allow:
+		// Requests in flight on the route, held until it is answered.
+		unhold, hd := g.Gate.Hold(&gr)
+		if hd.Verdict != gate.Allow {
+			c.rateLimited(hd)
+			return false
+		}
+		c.x.unhold = unhold
 		return true
 	case gate.Challenge:
 		c.unauthorized(g, "authentication required")

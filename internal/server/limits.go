@@ -11,14 +11,15 @@ import (
 // A limiter (and a bandwidth set) outlives generations while its settings
 // stay the same, so a reload neither refills nor forgets anyone's
 // allowance.
-func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.BandwidthLimit, error) {
+func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.BandwidthLimit, []*gate.ConcLimit, error) {
 	if len(names) == 0 {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	s := g.srv
 	plans := g.cfg.LimitPlans()
 	var rates []*gate.RateLimit
 	var bws []*gate.BandwidthLimit
+	var concs []*gate.ConcLimit
 	s.limitersMu.Lock()
 	defer s.limitersMu.Unlock()
 	if s.limiters == nil {
@@ -27,9 +28,21 @@ func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.Bandwidt
 	for _, name := range names {
 		p, ok := plans[name]
 		if !ok {
-			return nil, nil, fmt.Errorf("undefined limit %q", name)
+			return nil, nil, nil, fmt.Errorf("undefined limit %q", name)
 		}
-		id := fmt.Sprintf("%s|%s|%d|%d", p.Name, p.Rate, p.Bandwidth, p.Key)
+		id := fmt.Sprintf("%s|%s|%d|%d|%d", p.Name, p.Rate, p.Bandwidth, p.Concurrency, p.Key)
+		if p.Concurrency > 0 {
+			c, _ := s.limiters[id].(*limit.Concurrency)
+			if c == nil {
+				var err error
+				if c, err = limit.NewConcurrency(p.Name, p.Concurrency, limit.Options{}); err != nil {
+					return nil, nil, nil, fmt.Errorf("limit %s: %w", name, err)
+				}
+				s.limiters[id] = c
+			}
+			concs = append(concs, &gate.ConcLimit{Name: p.Name, Key: p.Key, Users: p.Users, Groups: p.Groups, Slots: c})
+			continue
+		}
 		if p.Bandwidth > 0 {
 			bl := &gate.BandwidthLimit{Name: p.Name, Key: p.Key, Rate: p.Bandwidth, Users: p.Users, Groups: p.Groups}
 			switch p.Key {
@@ -56,11 +69,11 @@ func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.Bandwidt
 		if l == nil {
 			var err error
 			if l, err = limit.NewRateLimiter(p.Name, p.Rate, limit.Options{}); err != nil {
-				return nil, nil, fmt.Errorf("limit %s: %w", name, err)
+				return nil, nil, nil, fmt.Errorf("limit %s: %w", name, err)
 			}
 			s.limiters[id] = l
 		}
 		rates = append(rates, &gate.RateLimit{Name: p.Name, Key: p.Key, Limiter: l, Users: p.Users, Groups: p.Groups})
 	}
-	return rates, bws, nil
+	return rates, bws, concs, nil
 }

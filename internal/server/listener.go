@@ -68,7 +68,7 @@ func (g *generation) buildListener(i int, lc *config.Listener) (*listener, error
 	if !forward {
 		gt.Policy = &gate.Policy{Name: "reverse-only"}
 	}
-	if gt.Limits, gt.Bandwidths, err = g.limits(fc.Limits); err != nil {
+	if gt.Limits, gt.Bandwidths, gt.Concs, err = g.limits(fc.Limits); err != nil {
 		return nil, err
 	}
 	tunnelIdle := lc.Timeouts.TunnelIdle.Or(config.DefaultTunnelIdle)
@@ -324,11 +324,11 @@ func (g *generation) routeGates(lc *config.Listener) ([]*httpface.RouteGate, err
 		if rt.Policy != "" {
 			gt.Policy = g.cfg.Policy(rt.Policy)
 		}
-		limits, _, err := g.limits(rt.Limits)
+		limits, _, concs, err := g.limits(rt.Limits)
 		if err != nil {
 			return nil, err
 		}
-		gt.Limits = limits
+		gt.Limits, gt.Concs = limits, concs
 		gates[j] = &httpface.RouteGate{Gate: gt, Basic: rt.Auth == "basic", Realm: rt.Realm}
 	}
 	return gates, nil

@@ -125,6 +125,8 @@ type session struct {
 	// its own: the tunnel's end, not the serving goroutine, finishes it.
 	done     func()
 	detached bool
+	// unhold gives back the concurrency-limit slots the session holds.
+	unhold func()
 }
 
 // ServeConn serves one connection whose first byte (0x04 or 0x05) has been
@@ -195,6 +197,10 @@ func (ss *session) end() {
 // finish closes the connection, logs the session and reports it done.
 func (ss *session) finish() {
 	_ = ss.c.Close()
+	if ss.unhold != nil {
+		ss.unhold()
+		ss.unhold = nil
+	}
 	if ss.s.o.Access != nil {
 		ss.entry.Duration = time.Since(ss.entry.Time)
 		ss.s.o.Access.Log(&ss.entry)
@@ -282,6 +288,15 @@ func (ss *session) dial(p gate.Protocol, dst Addr) (*net.TCPConn, error) {
 		ss.entry.Denied = true
 		return nil, &errRefused{d}
 	}
+	// Concurrency limits (sessions per user, per client) hold a slot for
+	// the session's life; finish gives it back.
+	unhold, hd := g.Hold(&req)
+	if hd.Verdict != gate.Allow {
+		ss.entry.Rule = hd.Rule
+		ss.entry.Denied = true
+		return nil, &errRefused{hd}
+	}
+	ss.unhold = unhold
 	origin, err := ss.s.o.Dialer.DialTCP(context.Background(), req.Host, req.Port, func(ip netip.Addr) error {
 		return g.CheckAddr(&req, ip)
 	})
