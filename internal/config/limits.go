@@ -20,8 +20,8 @@ type Limit struct {
 	// Concurrency bounds what a key holds at once (tunnels and sessions
 	// on a forward listener, requests in flight on a route), instead of a
 	// rate.
-	Concurrency int `yaml:"concurrency"`
-	Key       string `yaml:"key"`       // client_ip (default), user, host (rates), connection (bandwidth) or global
+	Concurrency int    `yaml:"concurrency"`
+	Key         string `yaml:"key"` // client_ip (default), user, host (rates), connection (bandwidth) or global
 	// Users and Groups, when set, select whom the limit applies to.
 	Users  []string `yaml:"users"`
 	Groups []string `yaml:"groups"`
