@@ -270,6 +270,9 @@ func (v *validator) routeSpec(key string, rt Route) reverse.RouteSpec {
 		Filter: reverse.FilterSpec{Methods: rt.Filter.Methods, AllowPaths: rt.Filter.AllowPaths, DenyPaths: rt.Filter.DenyPaths,
 			DenyHeaders: fieldMatches(rt.Filter.DenyHeaders), AllowClients: rt.Filter.AllowClients, DenyClients: rt.Filter.DenyClients},
 	}
+	if fa := rt.ForwardAuth; fa != nil {
+		spec.ForwardAuth = &reverse.ForwardAuth{URL: fa.URL, CopyHeaders: fa.CopyHeaders, Timeout: fa.Timeout.Or(5 * time.Second)}
+	}
 	if rt.Redirect != nil {
 		spec.Action.Redirect = &reverse.RedirectSpec{Status: rt.Redirect.Status, Location: rt.Redirect.Location}
 	}

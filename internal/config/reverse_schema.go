@@ -45,6 +45,8 @@ type Route struct {
 	Filter RouteFilter `yaml:"filter"`
 	// Limits names request-rate limits (under limits) for this route.
 	Limits []string `yaml:"limits"`
+	// ForwardAuth asks an auth service about each request first.
+	ForwardAuth *RouteForwardAuth `yaml:"forward_auth"`
 	// Policy names a policy (under policies) that decides who may use the
 	// route: its clients, users, groups and methods conditions apply.
 	Policy string `yaml:"policy"`
@@ -55,6 +57,14 @@ type Route struct {
 	// Cache on sends the route's requests through the cache section's
 	// cache; default off.
 	Cache Switch `yaml:"cache"`
+}
+
+// RouteForwardAuth is a route's auth service (nginx's auth_request,
+// Traefik's ForwardAuth).
+type RouteForwardAuth struct {
+	URL         string   `yaml:"url"`          // http://host:port/path, asked with GET
+	CopyHeaders []string `yaml:"copy_headers"` // fields of a 2xx answer sent upstream with the request
+	Timeout     Duration `yaml:"timeout"`      // default 5s; past it the client gets 500
 }
 
 // RouteFilter is what a request must pass to be taken by its route.

@@ -156,6 +156,9 @@ type exchange struct {
 	putBuckets func()
 	// unhold gives back a route's concurrency-limit slots.
 	unhold func()
+	// authCopy holds the fields (name, value, ...) a forward-auth answer
+	// sends upstream.
+	authCopy []string
 }
 
 var connPool = sync.Pool{New: func() any { return new(conn) }}

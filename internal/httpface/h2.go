@@ -184,6 +184,9 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	if x.unhold != nil {
 		defer x.unhold()
 	}
+	if fa := rt.ForwardAuth; fa != nil && !x.forwardAuth(fa) {
+		return
+	}
 	if x.ws && rt.Action != reverse.Proxy {
 		x.webSocketElsewhere()
 		return
@@ -241,7 +244,8 @@ type h2exchange struct {
 	cache    *cache.Cache
 	fill     *cache.Fill
 	sent     time.Time
-	unhold   func() // gives back the route's concurrency-limit slots
+	unhold   func()   // gives back the route's concurrency-limit slots
+	authCopy []string // fields a forward-auth answer sends upstream
 }
 
 // plain answers with a short text of Janus's own.
@@ -410,6 +414,7 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 	}
 	s.o.Forwarding.Apply(&out.Header, &reverse.Inbound{Peer: x.client.Addr(), Scheme: s.scheme, Host: q.req.Header.Get("Host")})
 	x.route.Request.Apply(&out.Header)
+	applyAuthCopy(&out.Header, x.route.ForwardAuth, x.authCopy)
 	switch {
 	case !hasBody:
 	case r.ContentLength > 0:

@@ -83,6 +83,9 @@ func (c *conn) route(f http1.Framing) bool {
 	if c.x.unhold != nil {
 		defer c.x.unhold()
 	}
+	if fa := rt.ForwardAuth; fa != nil && !c.forwardAuth(fa) {
+		return !c.x.closeConn
+	}
 	c.x.rule = rt.Name
 	if rt.MaxBody > 0 {
 		if f.Kind == http1.LengthBody && f.Length > rt.MaxBody {
@@ -234,6 +237,7 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 		}
 	}
 	p := c.buildReverseOutbound(f, rt)
+	applyAuthCopy(&c.m.out.Header, rt.ForwardAuth, c.x.authCopy)
 	// Content can go again when it is all in the read buffer: it is
 	// consumed only once a target answers.
 	replayable := idempotent(c.m.req.Method) && !p.expect &&

@@ -154,7 +154,9 @@ type Server struct {
 	drainCtx    context.Context // cancelled by Shutdown: HTTP/3 connections drain
 	drainCancel context.CancelFunc
 
-	parker      parker // idle connections without a goroutine (ServeParked)
+	parker      parker    // idle connections without a goroutine (ServeParked)
+	authOnce    sync.Once // auth, the client of routes' forward-auth services
+	auth        *http.Client
 	h2once      sync.Once
 	h2          *http2.Server // HTTP/2 on the front, made on first use
 	h2base      *http.Server  // what h2 takes from an HTTP/1 server: the header limit

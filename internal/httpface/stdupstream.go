@@ -189,6 +189,7 @@ func (x *h2exchange) exchangeStd(t *tries) {
 	}
 	s.o.Forwarding.Apply(&out.Header, &reverse.Inbound{Peer: x.client.Addr(), Scheme: s.scheme, Host: q.req.Header.Get("Host")})
 	x.route.Request.Apply(&out.Header)
+	applyAuthCopy(&out.Header, x.route.ForwardAuth, x.authCopy)
 	// gRPC needs TE: trailers end to end (RFC 9113 §8.2.2 allows it).
 	if r.Header.Get("TE") == "trailers" {
 		out.Header.SetBytes("Te", []byte("trailers"))

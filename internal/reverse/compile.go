@@ -10,6 +10,7 @@ import (
 
 	"github.com/janus-proxy/janus/internal/addrset"
 	"github.com/janus-proxy/janus/internal/httpmsg"
+	"net/url"
 )
 
 func compileRoute(i int, s *RouteSpec) (*Route, []hostPattern, []error) {
@@ -101,6 +102,21 @@ func compileRoute(i int, s *RouteSpec) (*Route, []hostPattern, []error) {
 	}
 	r.MaxBody = s.MaxBody
 	r.Filter = compileFilter(&s.Filter, fail)
+	if fa := s.ForwardAuth; fa != nil {
+		u, err := url.Parse(fa.URL)
+		switch {
+		case err != nil:
+			fail("forward_auth.url", err)
+		case u.Scheme != "http" || u.Host == "":
+			fail("forward_auth.url", fmt.Errorf("want an http:// URL with a host, not %q", fa.URL))
+		}
+		for j, h := range fa.CopyHeaders {
+			if !isToken(h) {
+				fail("forward_auth.copy_headers["+strconv.Itoa(j)+"]", fmt.Errorf("%q is not a field name", h))
+			}
+		}
+		r.ForwardAuth = fa
+	}
 	return r, hosts, errs
 }
 

@@ -53,6 +53,8 @@ type Route struct {
 	MaxBody int64
 	// Filter decides which of the requests matched the route it takes.
 	Filter Filter
+	// ForwardAuth is the route's auth service, nil without one.
+	ForwardAuth *ForwardAuth
 
 	path      string // exact path or prefix; "" without a path condition
 	exactPath bool

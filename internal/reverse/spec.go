@@ -1,5 +1,7 @@
 package reverse
 
+import "time"
+
 // RouteSpec describes one route as the config gives it. NewTable checks
 // and compiles a list of them; a zero field means "no condition" or "no
 // change" unless its comment says otherwise.
@@ -37,6 +39,21 @@ type RouteSpec struct {
 	MaxBody int64
 	// Filter is what a request must pass to be taken by the route.
 	Filter FilterSpec
+	// ForwardAuth, when set, asks an auth service about each request
+	// before it goes on (nginx's auth_request, Traefik's ForwardAuth).
+	ForwardAuth *ForwardAuth
+}
+
+// ForwardAuth is a route's auth service: a GET to URL carrying the
+// request's fields and X-Forwarded-Method/-Proto/-Host/-Uri/-For decides.
+// A 2xx lets the request go on with CopyHeaders taken from the answer;
+// any other answer goes back to the client as it is (a 401 with its
+// WWW-Authenticate, a redirect to a login page); no answer within
+// Timeout is a 500 (as nginx and Traefik do).
+type ForwardAuth struct {
+	URL         string
+	CopyHeaders []string
+	Timeout     time.Duration
 }
 
 // MatchSpec holds a route's conditions. Every condition given must hold.
