@@ -231,3 +231,31 @@ func quotaPlan(q Quota) (quota.Plan, error) {
 	}
 	return p, nil
 }
+
+// Cluster makes several Janus instances share their limits and quotas.
+type Cluster struct {
+	Redis *ClusterRedis `yaml:"redis"`
+}
+
+// ClusterRedis is the Redis the instances share.
+type ClusterRedis struct {
+	Addr     string   `yaml:"addr"` // host:port
+	Password string   `yaml:"password"`
+	DB       int      `yaml:"db"`
+	Prefix   string   `yaml:"prefix"`  // starts every key; default "janus:"
+	Timeout  Duration `yaml:"timeout"` // per decision; default 10ms, then the instance decides alone
+}
+
+func (v *validator) checkCluster() {
+	c := v.c.Cluster
+	if c == nil {
+		return
+	}
+	if c.Redis == nil {
+		v.fail("cluster", "a cluster needs redis: {addr: host:port}")
+		return
+	}
+	if err := checkHostPort(c.Redis.Addr); err != nil {
+		v.fail("cluster.redis.addr", "want host:port, not %q", c.Redis.Addr)
+	}
+}

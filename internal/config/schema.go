@@ -11,10 +11,11 @@ type Config struct {
 	Policies  map[string]Policy   `yaml:"policies"`
 	Upstreams map[string]Upstream `yaml:"upstreams"`
 	Shutdown  Shutdown            `yaml:"shutdown"`
-	Admin     *Admin              `yaml:"admin"`  // nil: no admin API
-	Cache     *Cache              `yaml:"cache"`  // the HTTP cache; none without this section (docs/caching.md)
-	Limits    map[string]Limit    `yaml:"limits"` // named request-rate limits
-	Quotas    *Quotas             `yaml:"quotas"` // traffic quotas per user or group
+	Admin     *Admin              `yaml:"admin"`   // nil: no admin API
+	Cache     *Cache              `yaml:"cache"`   // the HTTP cache; none without this section (docs/caching.md)
+	Limits    map[string]Limit    `yaml:"limits"`  // named request-rate limits
+	Quotas    *Quotas             `yaml:"quotas"`  // traffic quotas per user or group
+	Cluster   *Cluster            `yaml:"cluster"` // limits and quotas shared with other instances
 
 	// File is the path the config was read from ("<default>" for the
 	// embedded one); relative paths inside it are relative to its directory.

@@ -61,6 +61,7 @@ func (v *validator) validate() {
 	v.checkPolicies()
 	v.checkLimits()
 	v.checkQuotas()
+	v.checkCluster()
 	v.checkUpstreams()
 	v.checkListeners()
 	v.checkLimitRefs()

@@ -11,6 +11,7 @@ import (
 	"github.com/janus-proxy/janus/internal/config"
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/httpface"
+	"github.com/janus-proxy/janus/internal/limit/cluster"
 	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/outbound"
 )
@@ -31,7 +32,8 @@ type generation struct {
 	upstreams map[string]*httpface.Upstream // by name, for the reverse face
 	cache     *sharedCache                  // the HTTP cache; nil without a cache section
 	listeners []*listener
-	quotas    *quotas // nil without traffic quotas
+	quotas    *quotas         // nil without traffic quotas
+	cluster   *cluster.Client // nil: this instance counts alone
 
 	// refs counts the connections served by this generation, plus one
 	// while it is current; at zero it is closed.
@@ -60,6 +62,11 @@ func (s *Server) build(cfg *config.Config, prev *generation) (*generation, error
 		return nil, err
 	}
 	if err := g.buildUpstreams(); err != nil {
+		g.out.release()
+		return nil, err
+	}
+	if err := g.buildCluster(); err != nil {
+		g.stopUpstreams()
 		g.out.release()
 		return nil, err
 	}

@@ -65,10 +65,20 @@ func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.Bandwidt
 			bws = append(bws, bl)
 			continue
 		}
-		l, _ := s.limiters[id].(*limit.RateLimiter)
+		if g.cluster != nil {
+			id += "|cluster"
+		}
+		l, _ := s.limiters[id].(gate.RateLimiter)
 		if l == nil {
 			var err error
-			if l, err = limit.NewRateLimiter(p.Name, p.Rate, limit.Options{}); err != nil {
+			if g.cluster != nil {
+				// Shared by every instance through Redis; this instance's
+				// own counts while Redis does not answer.
+				l, err = g.cluster.NewRateLimiter(p.Name, p.Rate, limit.Options{})
+			} else {
+				l, err = limit.NewRateLimiter(p.Name, p.Rate, limit.Options{})
+			}
+			if err != nil {
 				return nil, nil, nil, fmt.Errorf("limit %s: %w", name, err)
 			}
 			s.limiters[id] = l

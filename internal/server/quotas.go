@@ -12,7 +12,7 @@ import (
 // closed, flushed, on shutdown.
 
 // openQuotas opens the store the config names, once.
-func (s *Server) openQuotas(path string) (*quota.Store, error) {
+func (s *Server) openQuotas(path string, sync quota.Syncer) (*quota.Store, error) {
 	s.quotaMu.Lock()
 	defer s.quotaMu.Unlock()
 	if path == "" {
@@ -24,7 +24,7 @@ func (s *Server) openQuotas(path string) (*quota.Store, error) {
 		}
 		return s.quotaStore, nil
 	}
-	st, err := quota.Open(quota.Options{Path: path, Logger: s.log.With("part", "quotas")})
+	st, err := quota.Open(quota.Options{Path: path, Logger: s.log.With("part", "quotas"), Sync: sync})
 	if err != nil {
 		return nil, fmt.Errorf("quotas: %w", err)
 	}
@@ -55,7 +55,11 @@ func (g *generation) buildQuotas() error {
 	if path == "" || len(plans) == 0 {
 		return nil
 	}
-	st, err := g.srv.openQuotas(path)
+	var sync quota.Syncer
+	if g.cluster != nil {
+		sync = g.cluster.QuotaSync()
+	}
+	st, err := g.srv.openQuotas(path, sync)
 	if err != nil {
 		return err
 	}

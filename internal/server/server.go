@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/config"
+	"github.com/janus-proxy/janus/internal/limit/cluster"
 	"github.com/janus-proxy/janus/internal/limit/quota"
 	"github.com/janus-proxy/janus/internal/outbound"
 	"github.com/janus-proxy/janus/internal/upstream"
@@ -68,6 +69,11 @@ type Server struct {
 	// generations.
 	limitersMu sync.Mutex
 	limiters   map[string]any // *limit.RateLimiter, *limit.BucketSet or *limit.Bucket
+
+	// The cluster client (Redis), kept across reloads.
+	clusterMu   sync.Mutex
+	cluster     *cluster.Client
+	clusterAddr string
 
 	// The traffic quotas' store, kept across reloads.
 	quotaMu    sync.Mutex
@@ -354,6 +360,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		g.close()
 	}
 	s.closeQuotas()
+	s.closeCluster()
 	s.tel.stop()
 	s.mu.Lock()
 	for _, sk := range s.sockets {
