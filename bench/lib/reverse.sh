@@ -128,6 +128,8 @@ janus_reverse_config() {
 		cache=", cache: on"
 		janus_cache_section
 	fi
+	janus_limit_section
+	cache+=$(janus_limit_route)
 	cat <<-CONF
 		log: {access: {format: json, output: $2/janus-access.log}}
 		listeners:

@@ -6,16 +6,14 @@ package janustest
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/janus-proxy/janus/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // RequireExternal returns the path of an external program the test needs.
@@ -23,15 +21,7 @@ import (
 // JANUS_REQUIRE_EXTERNAL=1 (CI installs every such program).
 func RequireExternal(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("JANUS_REQUIRE_EXTERNAL") == "1" {
-		t.Fatalf("%s is required (JANUS_REQUIRE_EXTERNAL=1) but not installed: %v", name, err)
-	}
-	t.Skipf("%s is not installed; skipping (install it, e.g. apt-get install -y %s)", name, name)
-	return ""
+	return testenv.RequireExternal(t, name)
 }
 
 // Seen is what an echo origin received, as it returns it in JSON.
@@ -116,21 +106,7 @@ func (b *LogBuffer) String() string {
 // Call it first in a test so its check runs last.
 func CheckGoroutines(t testing.TB) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		var n int
-		for time.Now().Before(deadline) {
-			n = runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf)
-	})
+	testenv.CheckGoroutines(t)
 }
 
 // OpenFDs counts this process's open file descriptors (Linux).

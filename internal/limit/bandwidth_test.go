@@ -4,11 +4,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/janus-proxy/janus/internal/testenv"
 	"github.com/janus-proxy/janus/internal/tunnel"
 )
 
@@ -161,7 +161,7 @@ func (f meterFunc) Charge(n int64) error { return f(n) }
 // within ±15%, the upload too, half-close still reaches the origin, every
 // byte is metered, and no goroutine is left.
 func TestTunnelThroughALimitedConn(t *testing.T) {
-	checkGoroutines(t)
+	testenv.CheckGoroutines(t)
 	const down, up = 1 << 20, 256 << 10
 	const size = 2 << 20 // 2 s of download
 	origin, err := net.Listen("tcp", "127.0.0.1:0")
@@ -270,22 +270,4 @@ func BenchmarkLimitedCopy(b *testing.B) {
 		n, _ := r.Read(buf)
 		w.Write(buf[:n])
 	}
-}
-
-// checkGoroutines fails the test if it leaves goroutines behind (a copy of
-// janustest's: janustest imports the config, which imports this package).
-func checkGoroutines(t testing.TB) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		n := runtime.NumGoroutine()
-		for n > before && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-			n = runtime.NumGoroutine()
-		}
-		if n > before {
-			t.Errorf("goroutine leak: %d before, %d after", before, n)
-		}
-	})
 }

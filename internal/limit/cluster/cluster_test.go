@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janus-proxy/janus/internal/janustest"
 	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/limit/quota"
+	"github.com/janus-proxy/janus/internal/testenv"
 )
 
 // hammer asks l for key from two goroutines until stop and counts the
@@ -44,7 +44,7 @@ func hammer(l *RateLimiter, key []byte, stop time.Time) (allowed int64, slowest 
 // redis-server enforce one limit: their combined allowed rate is the
 // configured one within ±10%.
 func TestTwoInstancesShareOneRate(t *testing.T) {
-	janustest.CheckGoroutines(t)
+	testenv.CheckGoroutines(t)
 	r := startRedis(t)
 	const rate, burst = 100, 10
 	var ls [2]*RateLimiter
@@ -83,7 +83,7 @@ func TestTwoInstancesShareOneRate(t *testing.T) {
 // TestRedisDownFallsBackLocallyAndComesBack: Redis killed mid-test →
 // decisions go on locally without delay; Redis back → shared again.
 func TestRedisDownFallsBackLocallyAndComesBack(t *testing.T) {
-	janustest.CheckGoroutines(t)
+	testenv.CheckGoroutines(t)
 	r := startRedis(t)
 	c := newClient(t, r, "a")
 	l, err := c.NewRateLimiter("per-ip", limit.Rate{Count: 1000, Per: time.Second, Burst: 100}, limit.Options{})
@@ -131,7 +131,7 @@ func TestRedisDownFallsBackLocallyAndComesBack(t *testing.T) {
 // count against one maximum; releasing on one frees room for the other;
 // a dead instance's slots stop counting once its liveness key expires.
 func TestGlobalConcurrencyAcrossInstances(t *testing.T) {
-	janustest.CheckGoroutines(t)
+	testenv.CheckGoroutines(t)
 	r := startRedis(t)
 	ca, cb := newClient(t, r, "a"), newClient(t, r, "b")
 	ga, _ := ca.NewConcurrency("tunnels", 3, limit.Options{})
@@ -179,7 +179,7 @@ func TestGlobalConcurrencyAcrossInstances(t *testing.T) {
 // file, count one account together through Redis; while Redis is away
 // each goes on counting and pushes what it counted when Redis is back.
 func TestQuotaSharedBetweenInstances(t *testing.T) {
-	janustest.CheckGoroutines(t)
+	testenv.CheckGoroutines(t)
 	r := startRedis(t)
 	var stores [2]*quota.Store
 	var accs [2]*quota.Account
@@ -224,7 +224,7 @@ func TestQuotaSharedBetweenInstances(t *testing.T) {
 // TestPurgeBroadcastReachesEveryInstance: a message published by one
 // instance reaches every subscriber, with the sender's name.
 func TestPurgeBroadcastReachesEveryInstance(t *testing.T) {
-	janustest.CheckGoroutines(t)
+	testenv.CheckGoroutines(t)
 	r := startRedis(t)
 	ca, cb := newClient(t, r, "a"), newClient(t, r, "b")
 	ctx, cancel := context.WithCancel(context.Background())

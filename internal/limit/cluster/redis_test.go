@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janus-proxy/janus/internal/janustest"
+	"github.com/janus-proxy/janus/internal/testenv"
 )
 
 // redisServer is a redis-server the test started on a loopback port; it
@@ -22,7 +22,7 @@ type redisServer struct {
 
 func startRedis(t testing.TB) *redisServer {
 	t.Helper()
-	bin := janustest.RequireExternal(t, "redis-server")
+	bin := testenv.RequireExternal(t, "redis-server")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
