@@ -272,3 +272,40 @@ func BenchmarkRedisDecision(b *testing.B) {
 		b.Errorf("%d decisions fell back", s.Fallback)
 	}
 }
+
+// TestLeasesKeepALargeSharedLimit: a limit with a large burst is spent in
+// leases (a tenth of the burst per Redis call), so instances ask Redis
+// rarely, and together still hold the configured rate within ±10%.
+func TestLeasesKeepALargeSharedLimit(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	r := startRedis(t)
+	const rate, burst = 2000, 400
+	var ls [2]*RateLimiter
+	for i := range ls {
+		c := newClient(t, r, "inst"+string(rune('a'+i)))
+		l, err := c.NewRateLimiter("big", limit.Rate{Count: rate, Per: time.Second, Burst: burst}, limit.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls[i] = l
+	}
+	key := limit.AppendString(nil, limit.KindName, "all")
+	start := time.Now()
+	stop := start.Add(2 * time.Second)
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for _, l := range ls {
+		wg.Go(func() { n, _ := hammer(l, key, stop); total.Add(n) })
+	}
+	wg.Wait()
+	want := rate*time.Since(start).Seconds() + burst
+	got := float64(total.Load())
+	t.Logf("two instances allowed %v together (want %v); leased %d and %d, shared calls %d and %d",
+		got, want, ls[0].leasedN.Load(), ls[1].leasedN.Load(), ls[0].shared.Load(), ls[1].shared.Load())
+	if got < want*0.9 || got > want*1.1 {
+		t.Errorf("allowed %v, want %v ±10%%", got, want)
+	}
+	if ls[0].leasedN.Load() == 0 {
+		t.Errorf("no decision was made from a lease")
+	}
+}

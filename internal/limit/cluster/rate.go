@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,8 +43,32 @@ type RateLimiter struct {
 	interval int64 // µs
 	tau      int64 // µs
 
-	shared, fallback atomic.Uint64
+	// lease is how many events one Redis call takes at once for a key
+	// (1: every decision is shared). A large burst is spent in leases of a
+	// tenth of it, at most leaseMax: the instances then ask Redis once per
+	// lease, and between them may run ahead of the shared count by at
+	// most a lease each, for at most leaseTTL.
+	lease  int
+	mu     sync.Mutex
+	leases map[string]*leased
+
+	shared, fallback, leasedN atomic.Uint64
 }
+
+// leased is what an instance holds of a key's shared allowance.
+type leased struct {
+	left    int
+	until   time.Time
+	d       limit.Decision // Redis's last answer for the key
+	refused bool           // until then the key is refused without asking
+}
+
+// Leasing bounds.
+const (
+	leaseMax    = 1000
+	leaseTTL    = time.Second
+	leaseKeyCap = 1 << 16 // keys with a lease held; beyond, they are all dropped
+)
 
 // RateStats are a shared limiter's counters: the local limiter's (its
 // Allowed and Limited count every decision, shared or not) and how many
@@ -65,7 +90,8 @@ func (c *Client) NewRateLimiter(name string, r limit.Rate, o limit.Options) (*Ra
 		burst = r.Count
 	}
 	iv := max(int64(r.Interval()/time.Microsecond), 1)
-	return &RateLimiter{c: c, local: local, name: name, rate: r, interval: iv, tau: iv * int64(burst)}, nil
+	return &RateLimiter{c: c, local: local, name: name, rate: r, interval: iv, tau: iv * int64(burst),
+		lease: min(max(burst/10, 1), leaseMax), leases: map[string]*leased{}}, nil
 }
 
 // Name is the limit's name.
@@ -80,6 +106,60 @@ func (l *RateLimiter) Allow(key []byte) limit.Decision { return l.AllowN(key, 1)
 // AllowN decides n events for key, in Redis when it answers within the
 // client's timeout, else locally.
 func (l *RateLimiter) AllowN(key []byte, n int) limit.Decision {
+	if n == 1 && l.lease > 1 {
+		if d, ok := l.fromLease(key); ok {
+			return d
+		}
+		// Take a lease; if the shared allowance has less than that left,
+		// decide the one event exactly.
+		if d := l.allowShared(key, l.lease); d.Allowed {
+			l.mu.Lock()
+			if len(l.leases) >= leaseKeyCap {
+				clear(l.leases)
+			}
+			l.leases[string(key)] = &leased{left: l.lease - 1, until: time.Now().Add(leaseTTL), d: d}
+			l.mu.Unlock()
+			return d
+		}
+		d := l.allowShared(key, 1)
+		if !d.Allowed && d.RetryAfter > 0 {
+			// Refused: so is every event of the key until RetryAfter,
+			// whoever asks; this instance stops asking meanwhile.
+			l.mu.Lock()
+			l.leases[string(key)] = &leased{until: time.Now().Add(d.RetryAfter), d: d, refused: true}
+			l.mu.Unlock()
+		}
+		return d
+	}
+	return l.allowShared(key, n)
+}
+
+// fromLease spends one event of key's lease, when one is held.
+func (l *RateLimiter) fromLease(key []byte) (limit.Decision, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ls := l.leases[string(key)]
+	if ls == nil || time.Now().After(ls.until) {
+		return limit.Decision{}, false
+	}
+	if ls.refused {
+		d := ls.d
+		d.RetryAfter = time.Until(ls.until)
+		l.local.Record(false)
+		return d, true
+	}
+	if ls.left <= 0 {
+		return limit.Decision{}, false
+	}
+	ls.left--
+	l.leasedN.Add(1)
+	l.local.Record(true)
+	return ls.d, true
+}
+
+// allowShared decides n events for key in Redis, or locally when Redis
+// does not answer.
+func (l *RateLimiter) allowShared(key []byte, n int) limit.Decision {
 	var res []int64
 	ok := l.c.call(func(ctx context.Context) error {
 		var err error
