@@ -146,19 +146,7 @@ func (c *conn) buildOutbound(f http1.Framing) plan {
 		var num [20]byte
 		h.SetBytes("Max-Forwards", appendInt(num[:0], n-1))
 	}
-	// We read trailers, so we may say so (RFC 9110 §10.1.4), and the TE
-	// option must then be in Connection.
-	te := in.Header.HasToken("TE", "trailers")
-	switch {
-	case p.upgrade && te:
-		h.AddString("TE", "trailers")
-		h.AddString("Connection", "Upgrade, TE")
-	case p.upgrade:
-		h.AddString("Connection", "Upgrade")
-	case te:
-		h.AddString("TE", "trailers")
-		h.AddString("Connection", "TE")
-	}
+	addConnectionOptions(h, p.upgrade, in.Header.HasToken("TE", "trailers"))
 	return p
 }
 
@@ -247,4 +235,21 @@ func (c *conn) answerAsLastHop() bool {
 	c.reply(200, "Max-Forwards reached zero at this proxy", nil)
 	c.logAccess()
 	return !c.x.closeConn
+}
+
+// addConnectionOptions names the connection options of a request sent on:
+// Upgrade when it asks for one, and TE: trailers when the client accepts
+// trailers (we read them, so we may say so, RFC 9110 §10.1.4; the TE option
+// must then be in Connection).
+func addConnectionOptions(h *httpmsg.Header, upgrade, te bool) {
+	switch {
+	case upgrade && te:
+		h.AddString("TE", "trailers")
+		h.AddString("Connection", "Upgrade, TE")
+	case upgrade:
+		h.AddString("Connection", "Upgrade")
+	case te:
+		h.AddString("TE", "trailers")
+		h.AddString("Connection", "TE")
+	}
 }

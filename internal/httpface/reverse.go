@@ -417,17 +417,7 @@ func (c *conn) buildReverseOutbound(f http1.Framing, rt *reverse.Route) plan {
 			h.Add(trailerName, t)
 		}
 	}
-	te := in.Header.HasToken("TE", "trailers")
-	switch {
-	case p.upgrade && te:
-		h.AddString("TE", "trailers")
-		h.AddString("Connection", "Upgrade, TE")
-	case p.upgrade:
-		h.AddString("Connection", "Upgrade")
-	case te:
-		h.AddString("TE", "trailers")
-		h.AddString("Connection", "TE")
-	}
+	addConnectionOptions(h, p.upgrade, in.Header.HasToken("TE", "trailers"))
 	return p
 }
 

@@ -45,29 +45,8 @@ func hammer(l *RateLimiter, key []byte, stop time.Time) (allowed int64, slowest 
 // configured one within ±10%.
 func TestTwoInstancesShareOneRate(t *testing.T) {
 	testenv.CheckGoroutines(t)
-	r := startRedis(t)
 	const rate, burst = 100, 10
-	var ls [2]*RateLimiter
-	for i := range ls {
-		c := newClient(t, r, "inst"+string(rune('a'+i)))
-		l, err := c.NewRateLimiter("per-ip", limit.Rate{Count: rate, Per: time.Second, Burst: burst}, limit.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls[i] = l
-	}
-	key := limit.AppendString(nil, limit.KindUser, "bob")
-	start := time.Now()
-	stop := start.Add(2 * time.Second)
-	var total atomic.Int64
-	var wg sync.WaitGroup
-	for _, l := range ls {
-		wg.Add(1)
-		go func() { defer wg.Done(); n, _ := hammer(l, key, stop); total.Add(n) }()
-	}
-	wg.Wait()
-	want := rate*time.Since(start).Seconds() + burst
-	got := float64(total.Load())
+	ls, got, want := twoInstancesFor2s(t, "per-ip", rate, burst, limit.AppendString(nil, limit.KindUser, "bob"))
 	if got < want*0.9 || got > want*1.1 {
 		t.Errorf("two instances allowed %v together, want %v ±10%%", got, want)
 	}
@@ -278,28 +257,8 @@ func BenchmarkRedisDecision(b *testing.B) {
 // rarely, and together still hold the configured rate within ±10%.
 func TestLeasesKeepALargeSharedLimit(t *testing.T) {
 	testenv.CheckGoroutines(t)
-	r := startRedis(t)
 	const rate, burst = 2000, 400
-	var ls [2]*RateLimiter
-	for i := range ls {
-		c := newClient(t, r, "inst"+string(rune('a'+i)))
-		l, err := c.NewRateLimiter("big", limit.Rate{Count: rate, Per: time.Second, Burst: burst}, limit.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls[i] = l
-	}
-	key := limit.AppendString(nil, limit.KindName, "all")
-	start := time.Now()
-	stop := start.Add(2 * time.Second)
-	var total atomic.Int64
-	var wg sync.WaitGroup
-	for _, l := range ls {
-		wg.Go(func() { n, _ := hammer(l, key, stop); total.Add(n) })
-	}
-	wg.Wait()
-	want := rate*time.Since(start).Seconds() + burst
-	got := float64(total.Load())
+	ls, got, want := twoInstancesFor2s(t, "big", rate, burst, limit.AppendString(nil, limit.KindName, "all"))
 	t.Logf("two instances allowed %v together (want %v); leased %d and %d, shared calls %d and %d",
 		got, want, ls[0].leasedN.Load(), ls[1].leasedN.Load(), ls[0].shared.Load(), ls[1].shared.Load())
 	if got < want*0.9 || got > want*1.1 {
@@ -308,4 +267,30 @@ func TestLeasesKeepALargeSharedLimit(t *testing.T) {
 	if ls[0].leasedN.Load() == 0 {
 		t.Errorf("no decision was made from a lease")
 	}
+}
+
+// twoInstancesFor2s makes two instances of one shared limit on a real
+// redis-server, hammers key through both for two seconds, and returns the
+// limiters, how many events they allowed together and how many the rate
+// and burst allow over that time.
+func twoInstancesFor2s(t *testing.T, name string, rate, burst int, key []byte) (ls [2]*RateLimiter, got, want float64) {
+	t.Helper()
+	r := startRedis(t)
+	for i := range ls {
+		c := newClient(t, r, "inst"+string(rune('a'+i)))
+		l, err := c.NewRateLimiter(name, limit.Rate{Count: rate, Per: time.Second, Burst: burst}, limit.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls[i] = l
+	}
+	start := time.Now()
+	stop := start.Add(2 * time.Second)
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for _, l := range ls {
+		wg.Go(func() { n, _ := hammer(l, key, stop); total.Add(n) })
+	}
+	wg.Wait()
+	return ls, float64(total.Load()), float64(rate)*time.Since(start).Seconds() + float64(burst)
 }
