@@ -78,6 +78,7 @@ func (c *conn) logAccess() {
 		Error:     c.x.err,
 		Face:      "forward",
 		Denied:    c.x.denied,
+		Limited:   c.x.limited,
 	}
 	if c.m.req.Form == httpmsg.OriginForm && c.s.o.Routes != nil {
 		e.Face = "reverse"

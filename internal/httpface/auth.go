@@ -115,6 +115,7 @@ func (c *conn) decide(proto gate.Protocol) (gate.Request, bool) {
 func (c *conn) denyBecause(d gate.Decision) {
 	c.x.rule = d.Rule
 	c.x.denied = true
+	c.x.limited = d.Rule == gate.RuleQuota
 	c.reply(403, d.Reason, nil)
 	c.logError(d.Reason)
 }

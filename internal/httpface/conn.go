@@ -148,6 +148,7 @@ type exchange struct {
 	route     *reverse.Route // the reverse face's route; nil for the forward face
 	upstream  *Upstream      // the route's upstream, for a proxy route
 	denied    bool           // a gate rule refused it (403) or asked for credentials (401, 407)
+	limited   bool           // a rate, concurrency or quota limit refused it
 	cache     *cache.Cache   // the cache this request went through; nil when none
 	fill      *cache.Fill    // the cache fill this request leads; nil when none
 	sent      time.Time      // when a request leading a fill went upstream (RFC 9111 §4.2.3)

@@ -241,6 +241,7 @@ type h2exchange struct {
 	err      string
 	upstream string // the pool that served it
 	denied   bool   // a route's gate refused it or asked for credentials
+	limited  bool   // a rate, concurrency or quota limit refused it
 	cache    *cache.Cache
 	fill     *cache.Fill
 	sent     time.Time
@@ -597,6 +598,7 @@ func (x *h2exchange) log() {
 	}
 	e.Face = "reverse"
 	e.Denied = x.denied
+	e.Limited = x.limited
 	e.Upstream = x.upstream
 	if x.route != nil {
 		e.Rule = x.route.Name

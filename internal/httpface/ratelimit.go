@@ -14,7 +14,7 @@ import (
 // client knows when to come back. It counts as a denial by the limit.
 func (c *conn) rateLimited(d gate.Decision) {
 	c.x.rule = d.Rule
-	c.x.denied = true
+	c.x.denied, c.x.limited = true, true
 	msg := "too many requests: over the rate limit " + d.Rule
 	c.reply(http.StatusTooManyRequests, msg, func(h *httpmsg.Header) { setLimitFields(h.SetBytes, d) })
 	c.logError(msg)
@@ -32,7 +32,7 @@ func setLimitFields(set func(name string, value []byte), d gate.Decision) {
 
 // rateLimited is the HTTP/2 and HTTP/3 front's 429.
 func (x *h2exchange) rateLimited(d gate.Decision) {
-	x.denied = true
+	x.denied, x.limited = true, true
 	h := x.w.Header()
 	setLimitFields(func(name string, value []byte) { h.Set(name, string(value)) }, d)
 	x.plain(http.StatusTooManyRequests, "too many requests: over the rate limit "+d.Rule)

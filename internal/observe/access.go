@@ -30,6 +30,7 @@ type Entry struct {
 	Route     string         // the reverse route's name, "" on the forward face
 	Upstream  string         // the upstream pool's name, "" if none served it
 	Denied    bool           // a gate rule refused it (Rule names the rule)
+	Limited   bool           // a rate, concurrency or quota limit refused it (Rule names it)
 }
 
 // Format selects how an AccessLog writes entries.

@@ -286,6 +286,7 @@ func (ss *session) dial(p gate.Protocol, dst Addr) (*net.TCPConn, error) {
 	ss.entry.Rule = d.Rule
 	if d.Verdict != gate.Allow {
 		ss.entry.Denied = true
+		ss.entry.Limited = d.Verdict == gate.Limited || d.Rule == gate.RuleQuota
 		return nil, &errRefused{d}
 	}
 	// Concurrency limits (sessions per user, per client) hold a slot for
@@ -293,7 +294,7 @@ func (ss *session) dial(p gate.Protocol, dst Addr) (*net.TCPConn, error) {
 	unhold, hd := g.Hold(&req)
 	if hd.Verdict != gate.Allow {
 		ss.entry.Rule = hd.Rule
-		ss.entry.Denied = true
+		ss.entry.Denied, ss.entry.Limited = true, true
 		return nil, &errRefused{hd}
 	}
 	ss.unhold = unhold
