@@ -109,3 +109,37 @@ func (q *quotas) charge(user string, n int64) {
 		_ = a.Charge(n)
 	}
 }
+
+// Quotas reports every traffic quota the current config has (use, limit,
+// when room comes back), sorted by account; nil without quotas.
+func (s *Server) Quotas() []quota.Usage {
+	s.quotaMu.Lock()
+	st := s.quotaStore
+	s.quotaMu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return st.Usages()
+}
+
+// CreditQuota gives account ("user:bob", "group:staff") bytes back: a
+// top-up of a balance, or room given early in a period. It fails for an
+// account the config has no quota for.
+func (s *Server) CreditQuota(account string, bytes int64) (quota.Usage, error) {
+	s.quotaMu.Lock()
+	st := s.quotaStore
+	s.quotaMu.Unlock()
+	if st == nil {
+		return quota.Usage{}, fmt.Errorf("no traffic quotas are configured")
+	}
+	if bytes <= 0 {
+		return quota.Usage{}, fmt.Errorf("credit must be a positive number of bytes, not %d", bytes)
+	}
+	a := st.Lookup(account)
+	if a == nil {
+		return quota.Usage{}, fmt.Errorf("no quota for account %q", account)
+	}
+	_ = a.Charge(-bytes)
+	u, _ := st.Usage(account)
+	return u, nil
+}
