@@ -163,6 +163,16 @@ type ConcLimit struct {
 	Key           LimitKey // ByClientIP, ByUser or Global
 	Users, Groups []string // when set, whom it applies to
 	Slots         *limit.Concurrency
+	// Shared, when set, counts the limit across every instance of a
+	// cluster (Slots is then its local part, for the metrics).
+	Shared SharedSlots
+}
+
+// SharedSlots is a concurrency limit that several instances count
+// together: the cluster's, through Redis.
+type SharedSlots interface {
+	// Take takes a slot for key and returns how to give it back.
+	Take(key []byte) (release func(), ok bool)
 }
 
 // Hold takes a slot of each concurrency limit that applies to r. It
@@ -174,11 +184,15 @@ func (g *Gate) Hold(r *Request) (func(), Decision) {
 		return func() {}, Decision{Verdict: Allow}
 	}
 	var held [4]limit.Slot
-	n := 0
+	var shared [2]func()
+	n, ns := 0, 0
 	var buf [64]byte
 	release := func() {
 		for i := range n {
 			held[i].Release()
+		}
+		for i := range ns {
+			shared[i]()
 		}
 	}
 	for _, l := range g.Concs {
@@ -191,6 +205,16 @@ func (g *Gate) Hold(r *Request) (func(), Decision) {
 			key = limit.AppendString(key, limit.KindUser, r.User.Name)
 		case l.Key == ByUser, l.Key == ByClientIP:
 			key = limit.AppendIP(key, r.Client, 32, 64)
+		}
+		if l.Shared != nil && ns < len(shared) {
+			rel, ok := l.Shared.Take(key)
+			if !ok {
+				release()
+				return func() {}, Decision{Verdict: Limited, Rule: l.Name}
+			}
+			shared[ns] = rel
+			ns++
+			continue
 		}
 		s, ok := l.Slots.Acquire(key)
 		if !ok {

@@ -29,6 +29,17 @@ type CacheOptions struct {
 	// Purge are the clients whose PURGE requests are served; from anyone
 	// else PURGE is refused with 403.
 	Purge addrset.Set
+	// Purger, when set, serves PURGE instead of Cache (the server's, which
+	// also tells the other instances of a cluster).
+	Purger Purger
+}
+
+// Purger removes stored responses by URL, URL prefix or tag; *cache.Cache
+// is one.
+type Purger interface {
+	PurgeURL(rawURL string) (int, error)
+	PurgePrefix(prefix string) (int, error)
+	PurgeTag(tag string) int
 }
 
 // cacheFor returns the cache a request on rt (nil: the forward face) goes
@@ -272,18 +283,22 @@ func (c *conn) purge() bool {
 		return c.refuse(403, "PURGE is not allowed from this address")
 	}
 	req := &c.m.req
+	var p Purger = co.Cache
+	if co.Purger != nil {
+		p = co.Purger
+	}
 	n := 0
 	var err error
 	if keys := req.Header.Get("Surrogate-Key"); keys != nil {
 		for _, k := range splitSpaces(string(keys)) {
-			n += co.Cache.PurgeTag(k)
+			n += p.PurgeTag(k)
 		}
 	} else {
 		url := c.purgeURL()
 		if len(url) > 0 && url[len(url)-1] == '*' {
-			n, err = co.Cache.PurgePrefix(url[:len(url)-1])
+			n, err = p.PurgePrefix(url[:len(url)-1])
 		} else {
-			n, err = co.Cache.PurgeURL(url)
+			n, err = p.PurgeURL(url)
 		}
 	}
 	switch {

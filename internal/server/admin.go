@@ -43,7 +43,7 @@ type adminSocket struct {
 
 func (s *Server) initAdmin() {
 	s.adm.started = time.Now()
-	s.adm.handler = admin.New(admin.Options{Server: s, Version: s.opts.Version, Logger: s.log.With("component", "admin")})
+	s.adm.handler = admin.New(admin.Options{Server: s, Version: s.opts.Version, Cache: s.adminCache, Logger: s.log.With("component", "admin")})
 }
 
 // prepareAdmin opens the admin listener cfg asks for, unless the current

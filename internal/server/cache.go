@@ -80,7 +80,7 @@ func (g *generation) cacheOptions(o *httpface.Options, lc *config.Listener, forw
 	if c == nil {
 		return
 	}
-	o.Cache = &httpface.CacheOptions{Cache: c, Status: g.cache.opts.CacheStatus, Purge: g.cfg.PurgeAllowed()}
+	o.Cache = &httpface.CacheOptions{Cache: c, Status: g.cache.opts.CacheStatus, Purge: g.cfg.PurgeAllowed(), Purger: g.srv.purger(c)}
 	o.Cache.Forward = forward && lc.Forward != nil && bool(lc.Forward.Cache)
 	if lc.Reverse != nil {
 		for j, rt := range lc.Reverse.Routes {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -31,6 +32,13 @@ func (s *Server) openCluster(addr, password string, db int, prefix string, timeo
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	s.cluster, s.clusterAddr = c, addr
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.clusterStop = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		s.subscribePurges(ctx, c)
+	}()
 	return c, nil
 }
 
@@ -38,6 +46,7 @@ func (s *Server) closeCluster() {
 	s.clusterMu.Lock()
 	defer s.clusterMu.Unlock()
 	if s.cluster != nil {
+		s.clusterStop()
 		_ = s.cluster.Close()
 		s.cluster = nil
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/janus-proxy/janus/internal/limit"
+	"github.com/janus-proxy/janus/internal/limit/cluster"
 )
 
 // limitCollector exports the rate limiters' decisions and the traffic
@@ -19,8 +20,8 @@ type limitCollector struct {
 func newLimitCollector(s *Server) *limitCollector {
 	return &limitCollector{
 		s:         s,
-		decisions: prometheus.NewDesc("janus_limit_decisions_total", "Rate-limit decisions by limit and result (allowed or limited).", []string{"limit", "result"}, nil),
-		keys:      prometheus.NewDesc("janus_limit_keys", "Keys (clients, users, hosts) a rate limit remembers now.", []string{"limit"}, nil),
+		decisions: prometheus.NewDesc("janus_limit_decisions_total", "Rate and concurrency limit decisions by limit and result (allowed or limited).", []string{"limit", "result"}, nil),
+		keys:      prometheus.NewDesc("janus_limit_keys", "Keys (clients, users, hosts) a rate or concurrency limit remembers now.", []string{"limit"}, nil),
 		quotaUsed: prometheus.NewDesc("janus_quota_used_bytes", "Bytes used of each traffic quota in its current period.", []string{"account"}, nil),
 		quotaMax:  prometheus.NewDesc("janus_quota_limit_bytes", "Each traffic quota's limit in bytes.", []string{"account"}, nil),
 	}
@@ -43,20 +44,31 @@ func (c *limitCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	byName := map[string]*figures{}
 	s.limitersMu.Lock()
-	for _, v := range s.limiters {
-		l, ok := v.(*limit.RateLimiter)
-		if !ok {
-			continue
-		}
-		f := byName[l.Name()]
+	add := func(name string, allowed, limited uint64, keys int) {
+		f := byName[name]
 		if f == nil {
 			f = &figures{}
-			byName[l.Name()] = f
+			byName[name] = f
 		}
-		st := l.Stats()
-		f.allowed += st.Allowed
-		f.limited += st.Limited
-		f.keys += st.Keys
+		f.allowed += allowed
+		f.limited += limited
+		f.keys += keys
+	}
+	for _, v := range s.limiters {
+		switch l := v.(type) {
+		case *limit.RateLimiter:
+			st := l.Stats()
+			add(l.Name(), st.Allowed, st.Limited, st.Keys)
+		case *cluster.RateLimiter:
+			st := l.Stats()
+			add(l.Name(), st.Allowed, st.Limited, st.Keys)
+		case *limit.Concurrency:
+			st := l.Stats()
+			add(l.Name(), st.Allowed, st.Limited+st.Overflow, st.Keys)
+		case *cluster.Concurrency:
+			st := l.Stats()
+			add(l.Local().Name(), st.Allowed, st.Limited+st.Overflow, st.Keys)
+		}
 	}
 	s.limitersMu.Unlock()
 	for name, f := range byName {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/limit"
+	"github.com/janus-proxy/janus/internal/limit/cluster"
 )
 
 // limits returns the gate's rate and bandwidth limits for the names given.
@@ -31,6 +32,21 @@ func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.Bandwidt
 			return nil, nil, nil, fmt.Errorf("undefined limit %q", name)
 		}
 		id := fmt.Sprintf("%s|%s|%d|%d|%d", p.Name, p.Rate, p.Bandwidth, p.Concurrency, p.Key)
+		if p.Concurrency > 0 && p.Key == gate.Global && g.cluster != nil {
+			// A global count is the cluster's: every instance's slots
+			// together, each instance's own while Redis is away.
+			id += "|cluster"
+			c, _ := s.limiters[id].(*cluster.Concurrency)
+			if c == nil {
+				var err error
+				if c, err = g.cluster.NewConcurrency(p.Name, p.Concurrency, limit.Options{}); err != nil {
+					return nil, nil, nil, fmt.Errorf("limit %s: %w", name, err)
+				}
+				s.limiters[id] = c
+			}
+			concs = append(concs, &gate.ConcLimit{Name: p.Name, Key: p.Key, Users: p.Users, Groups: p.Groups, Slots: c.Local(), Shared: c})
+			continue
+		}
 		if p.Concurrency > 0 {
 			c, _ := s.limiters[id].(*limit.Concurrency)
 			if c == nil {

@@ -68,12 +68,13 @@ type Server struct {
 	// limiters are the rate limiters by name and settings, kept across
 	// generations.
 	limitersMu sync.Mutex
-	limiters   map[string]any // *limit.RateLimiter, *limit.BucketSet or *limit.Bucket
+	limiters   map[string]any // rate, concurrency and bandwidth limiters, local or the cluster's
 
 	// The cluster client (Redis), kept across reloads.
 	clusterMu   sync.Mutex
 	cluster     *cluster.Client
 	clusterAddr string
+	clusterStop func() // ends the purge subscription
 
 	// The traffic quotas' store, kept across reloads.
 	quotaMu    sync.Mutex

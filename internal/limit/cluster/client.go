@@ -100,6 +100,10 @@ func New(o Options) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// go-redis logs its own retries (a pub/sub reconnecting, a dial
+	// refused) through a package-wide logger that writes to stderr; the
+	// client reports outages itself, so those lines go to debug.
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{log.With("part", "go-redis")}) })
 	rdb := redis.NewClient(&redis.Options{
 		Addr:                  o.Addr,
 		Password:              o.Password,
@@ -245,3 +249,12 @@ func (c *Client) heartbeatLoop() {
 }
 
 func errorf(format string, a ...any) error { return fmt.Errorf("cluster: "+format, a...) }
+
+var redisLogOnce sync.Once
+
+// redisLogger sends go-redis's internal log lines to slog at debug level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
+}

@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -10,40 +13,51 @@ import (
 )
 
 // Global concurrency: a Redis hash per key maps each instance to the slots
-// it holds for that key. An instance always writes its absolute count
-// (never an increment), so a lost write is repaired by the next one and
-// the shared count converges to the truth after an outage. Fields of
-// instances whose liveness key has expired (a crashed instance) are
-// dropped by the next acquisition.
+// it holds for that key, as "count:seq". An instance always writes its
+// absolute count (never an increment), so a lost write is repaired by the
+// next one and the shared count converges to the truth after an outage.
+// Writes of one instance race each other (two acquisitions read their
+// counts, then reach Redis in the other order), so each carries a sequence
+// number taken before its count was read, and Redis keeps only the
+// newest: the count read by the holder of the highest number includes
+// every change numbered before it. Fields of instances whose liveness key
+// has expired (a crashed instance) are dropped by the next acquisition.
+// The acquiring instance renews its own liveness key first: one that has
+// just started may not have beaten yet, and the slots it holds must not be
+// taken for a dead instance's.
 var acquireScript = redis.NewScript(`
-local inst, mine, maxn, prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local inst, mine, maxn, prefix, ttl, seq = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+redis.call('SET', prefix .. inst, 1, 'PX', ttl)
 local all = redis.call('HGETALL', KEYS[1])
-local others = 0
+local others, stored = 0, 0
 for i = 1, #all, 2 do
-  local f = all[i]
-  if f ~= inst then
-    if redis.call('EXISTS', prefix .. f) == 1 then
-      others = others + tonumber(all[i+1])
-    else
-      redis.call('HDEL', KEYS[1], f)
-    end
+  local f, v = all[i], all[i+1]
+  if f == inst then
+    stored = tonumber(string.match(v, ':(%d+)$')) or 0
+  elseif redis.call('EXISTS', prefix .. f) == 1 then
+    others = others + (tonumber(string.match(v, '^(-?%d+)')) or 0)
+  else
+    redis.call('HDEL', KEYS[1], f)
   end
 end
 if others + mine > maxn then
   return 0
 end
-redis.call('HSET', KEYS[1], inst, mine)
-redis.call('PEXPIRE', KEYS[1], 3600000)
+if seq > stored then
+  redis.call('HSET', KEYS[1], inst, mine .. ':' .. seq)
+  redis.call('PEXPIRE', KEYS[1], 3600000)
+end
 return 1
 `)
 
 var publishScript = redis.NewScript(`
-if tonumber(ARGV[2]) <= 0 then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-else
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], 3600000)
+local inst, mine, seq = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local v = redis.call('HGET', KEYS[1], inst)
+if v and (tonumber(string.match(v, ':(%d+)$')) or 0) >= seq then
+  return 0
 end
+redis.call('HSET', KEYS[1], inst, mine .. ':' .. seq)
+redis.call('PEXPIRE', KEYS[1], 3600000)
 return 1
 `)
 
@@ -54,6 +68,20 @@ type Concurrency struct {
 	c     *Client
 	local *limit.Concurrency
 	name  string
+	seq   atomic.Uint64 // orders this instance's writes (see acquireScript)
+	// refused counts acquisitions the local limit allowed and Redis
+	// refused (other instances held the rest).
+	refused atomic.Uint64
+}
+
+// Stats reads the counters: the local limiter's, with the refusals
+// Redis made moved from Allowed to Limited.
+func (g *Concurrency) Stats() limit.ConcStats {
+	st := g.local.Stats()
+	r := g.refused.Load()
+	st.Allowed -= min(r, st.Allowed)
+	st.Limited += r
+	return st
 }
 
 // NewConcurrency makes a global limit of max slots per key.
@@ -84,19 +112,33 @@ func (g *Concurrency) Acquire(key []byte) (Slot, bool) {
 	if !ok {
 		return Slot{}, false
 	}
+	seq := g.seq.Add(1)
 	mine := g.local.Held(key)
 	var allowed int64 = 1
 	shared := g.c.call(func(ctx context.Context) error {
 		var err error
 		allowed, err = acquireScript.Run(ctx, g.c.rdb, []string{g.c.key("cc", g.name, key)},
-			g.c.o.Instance, mine, g.local.Max(), g.c.o.Prefix+"inst:").Int64()
+			g.c.o.Instance, mine, g.local.Max(), g.c.o.Prefix+"inst:", (3 * heartbeat).Milliseconds(), seq).Int64()
 		return err
 	})
 	if shared && allowed == 0 {
+		g.refused.Add(1)
 		ls.Release()
+		// A write of this instance's may have counted the slot while it
+		// was held locally; the next write puts the count right.
+		g.publish(string(key))
 		return Slot{}, false
 	}
 	return Slot{local: ls, g: g, key: string(key)}, true
+}
+
+// Take is Acquire for the gate: the slot's Release as a function.
+func (g *Concurrency) Take(key []byte) (func(), bool) {
+	s, ok := g.Acquire(key)
+	if !ok {
+		return nil, false
+	}
+	return s.Release, true
 }
 
 // Release gives the slot back and publishes this instance's new count.
@@ -109,9 +151,10 @@ func (s Slot) Release() {
 }
 
 func (g *Concurrency) publish(key string) {
+	seq := g.seq.Add(1)
 	mine := g.local.Held([]byte(key))
 	g.c.call(func(ctx context.Context) error {
-		return publishScript.Run(ctx, g.c.rdb, []string{g.c.key("cc", g.name, []byte(key))}, g.c.o.Instance, mine).Err()
+		return publishScript.Run(ctx, g.c.rdb, []string{g.c.key("cc", g.name, []byte(key))}, g.c.o.Instance, mine, seq).Err()
 	})
 }
 
@@ -125,10 +168,8 @@ func (g *Concurrency) Total(key []byte) (n int, ok bool) {
 		return 0, false
 	}
 	for _, v := range vals {
-		var k int
-		for _, ch := range v {
-			k = k*10 + int(ch-'0')
-		}
+		count, _, _ := strings.Cut(v, ":")
+		k, _ := strconv.Atoi(count)
 		n += k
 	}
 	return n, true
