@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -88,5 +89,89 @@ policies:
 	j2 := janustest.Start(t, yaml, nil)
 	if s, _ := get(j2, "bob:builder"); s != 403 {
 		t.Errorf("bob after a restart: %d, want 403 (the count must survive)", s)
+	}
+}
+
+// TestQuotaCutsTraffic: a quota that runs out in the middle of a tunnel
+// or a response cuts it there, not when it ends: bob, with 1 MiB left,
+// gets about 1 MiB of a 4 MiB download, whether through CONNECT, SOCKS5
+// or the HTTP proxy, and the log says why.
+func TestQuotaCutsTraffic(t *testing.T) {
+	const size = 4 << 20
+	body := bytes.Repeat([]byte("c"), size)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.Write(body)
+	}))
+	defer origin.Close()
+	target := strings.TrimPrefix(origin.URL, "http://")
+	request := "GET / HTTP/1.1\r\nHost: " + target + "\r\nConnection: close\r\n\r\n"
+	for _, tc := range []struct {
+		desc  string
+		fetch func(j *janustest.Janus) (int64, error)
+	}{
+		{"CONNECT", func(j *janustest.Janus) (int64, error) {
+			c, err := net.Dial("tcp", j.Addr(t, "p"))
+			if err != nil {
+				return 0, err
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nProxy-Authorization: Basic %s\r\n\r\n%s", target, target, b64("bob:builder"), request)
+			return io.Copy(io.Discard, c) // the 200, then the origin's response
+		}},
+		{"SOCKS5", func(j *janustest.Janus) (int64, error) {
+			d, err := proxy.SOCKS5("tcp", j.Addr(t, "p"), &proxy.Auth{User: "bob", Password: "builder"}, proxy.Direct)
+			if err != nil {
+				return 0, err
+			}
+			c, err := d.Dial("tcp", target)
+			if err != nil {
+				return 0, err
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, request)
+			return io.Copy(io.Discard, c)
+		}},
+		{"HTTP", func(j *janustest.Janus) (int64, error) {
+			resp, err := proxyClient(t, j, "p", "bob:builder").Get(origin.URL + "/")
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			n, err := io.Copy(io.Discard, resp.Body)
+			if err == nil {
+				err = fmt.Errorf("status %d, the whole body", resp.StatusCode)
+			}
+			return n, err
+		}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			j := janustest.Start(t, fmt.Sprintf(`
+users:
+  inline:
+    - {name: bob, hash: '%s'}
+quotas:
+  store: %q
+  users:
+    bob: {limit: 1MiB, period: balance}
+listeners:
+  - name: p
+    listen: 127.0.0.1:0
+    forward: {policy: local, auth: required, connect_ports: ["1-65535"]}
+policies:
+  local:
+    - allow: {name: local-origin, to: [127.0.0.1]}
+`, bobHash, filepath.Join(t.TempDir(), "q.db")), nil)
+			n, err := tc.fetch(j)
+			t.Logf("bob got %d bytes of %d (%v)", n, size, err)
+			if n < 1<<20-64<<10 || n > 1<<20+256<<10 {
+				t.Errorf("got %d bytes, want about 1 MiB: the quota must cut the download", n)
+			}
+			j.WaitLog(t, func(l map[string]any) bool {
+				return l["user"] == "bob" && strings.Contains(fmt.Sprint(l["error"]), "quota of user:bob exceeded")
+			})
+		})
 	}
 }

@@ -221,3 +221,49 @@ func TestLimitMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitKeyedByHeader: a route's limit kept per X-Api-Key value:
+// each key gets its own burst, and requests without one count by address.
+func TestRateLimitKeyedByHeader(t *testing.T) {
+	a := startRetryOrigin(t, "a", 200, 0, nil, false)
+	j := janustest.Start(t, fmt.Sprintf(`
+limits:
+  per-key: {rate: 1/m, burst: 2, key: "header:X-Api-Key"}
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    reverse:
+      routes:
+        - {name: api, match: {path_prefix: /}, upstream: app, limits: [per-key]}
+upstreams:
+  app: {targets: [%q]}
+`, a.addr()), nil)
+	u := "http://" + j.Addr(t, "web") + "/"
+	status := func(key string) int {
+		req, _ := http.NewRequest("GET", u, nil)
+		if key != "" {
+			req.Header.Set("X-Api-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		key  string
+		want []int
+	}{
+		{"k1", []int{200, 200, 429}},
+		{"k2", []int{200, 200, 429}},
+		{"", []int{200, 200, 429}},
+	} {
+		for i, want := range tc.want {
+			if got := status(tc.key); got != want {
+				t.Errorf("key %q, request %d: %d, want %d", tc.key, i+1, got, want)
+			}
+		}
+	}
+}

@@ -16,12 +16,17 @@ import (
 type Limit struct {
 	Rate      string `yaml:"rate"`      // "50/s", "600/m", "10000/h"
 	Burst     int    `yaml:"burst"`     // requests allowed back to back; default: the count per period
-	Bandwidth Size   `yaml:"bandwidth"` // bytes per second of tunnels, instead of a rate
+	Bandwidth Size   `yaml:"bandwidth"` // bytes per second of tunnels and bodies, instead of a rate
+	// Direction says which bytes a bandwidth limit counts: both (the
+	// default, one bucket for the two), up (client to origin) or down.
+	Direction string `yaml:"direction"`
 	// Concurrency bounds what a key holds at once (tunnels and sessions
 	// on a forward listener, requests in flight on a route), instead of a
 	// rate.
-	Concurrency int    `yaml:"concurrency"`
-	Key         string `yaml:"key"` // client_ip (default), user, host (rates), connection (bandwidth) or global
+	Concurrency int `yaml:"concurrency"`
+	// Key says what is counted separately: client_ip (default), user,
+	// group, host, route, header:NAME, connection (bandwidth) or global.
+	Key string `yaml:"key"`
 	// Users and Groups, when set, select whom the limit applies to.
 	Users  []string `yaml:"users"`
 	Groups []string `yaml:"groups"`
@@ -34,6 +39,8 @@ type LimitPlan struct {
 	Bandwidth     int64      // bytes per second; 0 for a rate limit
 	Concurrency   int        // at once; 0 unless a concurrency limit
 	Key           gate.LimitKey
+	Direction     gate.Direction // of a bandwidth limit
+	Header        string         // the field, for key header:NAME
 	Users, Groups []string
 }
 
@@ -87,6 +94,17 @@ func (v *validator) checkLimits() {
 			plan.Concurrency = l.Concurrency
 		case l.Bandwidth > 0:
 			plan.Bandwidth = int64(l.Bandwidth)
+			switch l.Direction {
+			case "", "both":
+				plan.Direction = gate.BothWays
+			case "up":
+				plan.Direction = gate.Up
+			case "down":
+				plan.Direction = gate.Down
+			default:
+				v.fail(key+".direction", "unknown direction %q (want both, up or down)", l.Direction)
+				continue
+			}
 		case l.Bandwidth < 0:
 			v.fail(key+".bandwidth", "want a size per second above 0")
 			continue
@@ -105,6 +123,10 @@ func (v *validator) checkLimits() {
 				continue
 			}
 		}
+		if l.Direction != "" && plan.Bandwidth == 0 {
+			v.fail(key+".direction", "direction is a setting of bandwidth limits")
+			continue
+		}
 		switch l.Key {
 		case "", "client_ip":
 			plan.Key = gate.ByClientIP
@@ -116,9 +138,17 @@ func (v *validator) checkLimits() {
 			plan.Key = gate.Global
 		case "connection":
 			plan.Key = gate.PerConnection
+		case "group":
+			plan.Key = gate.ByGroup
+		case "route":
+			plan.Key = gate.ByRoute
 		default:
-			v.fail(key+".key", "unknown key %q (want client_ip, user, host, connection or global)", l.Key)
-			continue
+			name, ok := strings.CutPrefix(l.Key, "header:")
+			if !ok || name == "" || !isToken(name) {
+				v.fail(key+".key", "unknown key %q (want client_ip, user, group, host, route, header:NAME, connection or global)", l.Key)
+				continue
+			}
+			plan.Key, plan.Header = gate.ByHeader, name
 		}
 		if plan.Bandwidth > 0 && plan.Key == gate.ByHost {
 			v.fail(key+".key", "a bandwidth limit is kept per client_ip, user, connection or global")

@@ -88,6 +88,8 @@ func TestReverseConfigErrors(t *testing.T) {
 			[]string{"upstreams.a.hash: the hash balancer needs hash.source"}},
 		{"bad limits", "limits:\n  a: {rate: 5/day}\n  b: {rate: 5/s, key: colour}\nlisteners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}, limits: [nope]}]}\n",
 			[]string{"t.yaml:2: limits.a.rate: unknown period", "t.yaml:3: limits.b.key: unknown key", `t.yaml:6: listeners[0].reverse.routes[0].limits[0]: undefined limit "nope"`}},
+		{"bad limit keys and directions", "limits:\n  a: {rate: 5/s, key: 'header:'}\n  b: {rate: 5/s, key: 'header:X Y'}\n  c: {rate: 5/s, direction: up}\n  d: {bandwidth: 1MiB, direction: sideways}\n  e: {rate: 5/s, key: 'header:X-Api-Key'}\n  f: {concurrency: 5, key: group}\n  g: {bandwidth: 1MiB, key: route, direction: down}\nlisteners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\n",
+			[]string{"t.yaml:2: limits.a.key: unknown key", "t.yaml:3: limits.b.key: unknown key", "t.yaml:4: limits.c.direction: direction is a setting of bandwidth limits", `t.yaml:5: limits.d.direction: unknown direction "sideways"`}},
 		{"bad retry status", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a:\n    targets: ['127.0.0.1:1']\n    retries:\n      statuses: [503, 99]\n",
 			[]string{"t.yaml:8: upstreams.a.retries.statuses[1]: want a final status 200-599, not 99"}},
 		{"PROXY protocol to upstreams", "listeners:\n  - listen: 127.0.0.1:0\n    reverse: {routes: [{respond: {}}]}\nupstreams:\n  a: {targets: ['127.0.0.1:1'], proxy_protocol: v3}\n  b: {targets: ['127.0.0.1:1'], protocol: h2c, proxy_protocol: v2}\n",

@@ -70,6 +70,16 @@ type Request struct {
 	Method   string // HTTP method; "CONNECT"; "UDP_ASSOCIATE" for SOCKS5 UDP
 	Host     string // destination as the client named it: DNS name or IP literal, no brackets
 	Port     uint16
+	// Route is the reverse route's name ("" on the forward face), and
+	// Header the request's header fields when it is an HTTP request (nil
+	// otherwise): limits may be kept per route or per header value.
+	Route  string
+	Header HeaderGetter
+}
+
+// HeaderGetter reads a request's header field (*httpmsg.Header is one).
+type HeaderGetter interface {
+	Get(name string) []byte
 }
 
 // Verdict is the outcome of a decision.
@@ -148,6 +158,10 @@ type Gate struct {
 // error saying which quota is used up and until when.
 type QuotaChecker interface {
 	Check(user *Identity) error
+	// Meter is what counts the user's bytes as they move (a tunnel, a
+	// body), so that running out of quota cuts them; nil when no quota
+	// concerns the user.
+	Meter(user *Identity) limit.Meter
 }
 
 // Authenticate checks a user's password. It returns the identity, or an

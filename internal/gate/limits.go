@@ -13,7 +13,68 @@ const (
 	ByUser                     // each authenticated user; unauthenticated clients by address
 	ByHost                     // each destination host as the client named it
 	Global                     // every request together
+	ByGroup                    // each group of users (see LimitSpec.Groups); others by address
+	ByRoute                    // each reverse route naming the limit
+	ByHeader                   // each value of a request header field; requests without it by address
 )
+
+// LimitSpec is what every kind of limit has: its name, what it counts by,
+// and whom it applies to.
+type LimitSpec struct {
+	Name string
+	Key  LimitKey
+	// Header is the field whose value is the key, for ByHeader.
+	Header string
+	// Users and Groups, when set, select who the limit applies to. With
+	// ByGroup the key is the first of Groups the user is in (the user's
+	// first group when Groups is empty).
+	Users, Groups []string
+}
+
+// appendKey appends the key r counts under to dst.
+func (l *LimitSpec) appendKey(dst []byte, r *Request) []byte {
+	switch l.Key {
+	case ByClientIP:
+		return limit.AppendIP(dst, r.Client, 32, 64)
+	case ByUser:
+		if r.User != nil {
+			return limit.AppendString(dst, limit.KindUser, r.User.Name)
+		}
+	case ByHost:
+		return limit.AppendString(dst, limit.KindHost, r.Host)
+	case Global:
+		return dst
+	case ByGroup:
+		if g := l.groupOf(r.User); g != "" {
+			return limit.AppendString(dst, limit.KindGroup, g)
+		}
+	case ByRoute:
+		return limit.AppendString(dst, limit.KindRoute, r.Route)
+	case ByHeader:
+		if r.Header != nil {
+			if v := r.Header.Get(l.Header); v != nil {
+				return limit.AppendBytes(dst, limit.KindHeader, v)
+			}
+		}
+	}
+	return limit.AppendIP(dst, r.Client, 32, 64)
+}
+
+// groupOf is the group a ByGroup limit counts u under, "" for none.
+func (l *LimitSpec) groupOf(u *Identity) string {
+	if u == nil {
+		return ""
+	}
+	for _, g := range l.Groups {
+		if u.InGroup(g) {
+			return g
+		}
+	}
+	if len(l.Groups) == 0 && len(u.Groups) > 0 {
+		return u.Groups[0]
+	}
+	return ""
+}
 
 // RateLimiter decides one event against a key: *limit.RateLimiter
 // locally, or the cluster's limiter shared through Redis.
@@ -26,11 +87,8 @@ type RateLimiter interface {
 // allowed a request: HTTP requests, new CONNECT tunnels and SOCKS sessions
 // each count one.
 type RateLimit struct {
-	Name    string
-	Key     LimitKey
+	LimitSpec
 	Limiter RateLimiter
-	// Users and Groups, when set, select who the limit applies to.
-	Users, Groups []string
 }
 
 // limited applies the gate's rate limits to an allowed request, in order;
@@ -56,37 +114,31 @@ func (g *Gate) limited(r *Request, d Decision) Decision {
 // key builds the limit's key for r: the limit's name first, so that two
 // limits never share a key.
 func (l *RateLimit) key(dst []byte, r *Request) []byte {
-	dst = limit.AppendString(dst, limit.KindName, l.Name)
-	switch l.Key {
-	case ByClientIP:
-		dst = limit.AppendIP(dst, r.Client, 32, 64)
-	case ByUser:
-		if r.User != nil {
-			dst = limit.AppendString(dst, limit.KindUser, r.User.Name)
-		} else {
-			dst = limit.AppendIP(dst, r.Client, 32, 64)
-		}
-	case ByHost:
-		dst = limit.AppendString(dst, limit.KindHost, r.Host)
-	}
-	return dst
+	return l.appendKey(limit.AppendString(dst, limit.KindName, l.Name), r)
 }
 
 // PerConnection is a bandwidth key: each connection has a bucket of its
 // own.
 const PerConnection LimitKey = 100
 
-// BandwidthLimit bounds the bytes per second of tunnels (CONNECT, SOCKS):
-// each connection of a key draws from one bucket, both directions
-// together or each (see Chain in internal/limit).
+// Direction says which bytes a bandwidth limit counts.
+type Direction uint8
+
+// Directions, as seen from the client.
+const (
+	BothWays Direction = iota // upload and download draw from one bucket
+	Up                        // client to origin only (request content, tunnel upload)
+	Down                      // origin to client only
+)
+
+// BandwidthLimit bounds the bytes per second of tunnels (CONNECT, SOCKS)
+// and of HTTP messages: each connection of a key draws from one bucket.
 type BandwidthLimit struct {
-	Name string
-	Key  LimitKey // ByUser, ByClientIP, Global (the listener) or PerConnection
-	Rate int64    // bytes per second
-	// Users and Groups, when set, select who the limit applies to.
-	Users, Groups []string
-	Set           *limit.BucketSet // ByUser, ByClientIP
-	Shared        *limit.Bucket    // Global
+	LimitSpec // Key: Global (the listener or route) and PerConnection too
+	Dir       Direction
+	Rate      int64            // bytes per second
+	Set       *limit.BucketSet // keyed
+	Shared    *limit.Bucket    // Global
 }
 
 // applies reports whether the limit concerns r's user.
@@ -110,13 +162,17 @@ func appliesTo(users, groups []string, r *Request) bool {
 	return false
 }
 
-// Bandwidth returns the buckets r's connection draws from, and a function
-// to call once when it ends. An empty chain (Unlimited) means the caller
-// keeps its splice path.
-func (g *Gate) Bandwidth(r *Request) (limit.Chain, func()) {
-	var c limit.Chain
+// Shape returns what applies to the bytes of r's connection (a tunnel, or
+// an HTTP exchange): the buckets each direction draws from and the meter
+// of the user's traffic quotas; and a function to call once when it ends.
+// Options that Passthrough mean the caller keeps its splice path.
+func (g *Gate) Shape(r *Request) (limit.ConnOptions, func()) {
+	var o limit.ConnOptions
+	if g.Quotas != nil && r.User != nil {
+		o.Meter = g.Quotas.Meter(r.User)
+	}
 	if len(g.Bandwidths) == 0 {
-		return c, func() {}
+		return o, func() {}
 	}
 	var held [4]struct {
 		set *limit.BucketSet
@@ -135,21 +191,20 @@ func (g *Gate) Bandwidth(r *Request) (limit.Chain, func()) {
 		case PerConnection:
 			b = limit.NewBucket(l.Rate, l.Rate)
 		default:
-			key := buf[:0]
-			if l.Key == ByUser && r.User != nil {
-				key = limit.AppendString(key, limit.KindUser, r.User.Name)
-			} else {
-				key = limit.AppendIP(key, r.Client, 32, 64)
-			}
-			b = l.Set.Get(key)
+			b = l.Set.Get(l.appendKey(buf[:0], r))
 			if n < len(held) {
 				held[n].set, held[n].b = l.Set, b
 				n++
 			}
 		}
-		c = c.With(b)
+		if l.Dir != Down {
+			o.Read = o.Read.With(b)
+		}
+		if l.Dir != Up {
+			o.Write = o.Write.With(b)
+		}
 	}
-	return c, func() {
+	return o, func() {
 		for i := range n {
 			held[i].set.Put(held[i].b)
 		}
@@ -159,10 +214,8 @@ func (g *Gate) Bandwidth(r *Request) (limit.Chain, func()) {
 // ConcLimit bounds what a key holds at once: a forward listener's
 // tunnels and sessions, or a route's requests in flight.
 type ConcLimit struct {
-	Name          string
-	Key           LimitKey // ByClientIP, ByUser or Global
-	Users, Groups []string // when set, whom it applies to
-	Slots         *limit.Concurrency
+	LimitSpec
+	Slots *limit.Concurrency
 	// Shared, when set, counts the limit across every instance of a
 	// cluster (Slots is then its local part, for the metrics).
 	Shared SharedSlots
@@ -199,13 +252,7 @@ func (g *Gate) Hold(r *Request) (func(), Decision) {
 		if !appliesTo(l.Users, l.Groups, r) {
 			continue
 		}
-		key := limit.AppendString(buf[:0], limit.KindName, l.Name)
-		switch {
-		case l.Key == ByUser && r.User != nil:
-			key = limit.AppendString(key, limit.KindUser, r.User.Name)
-		case l.Key == ByUser, l.Key == ByClientIP:
-			key = limit.AppendIP(key, r.Client, 32, 64)
-		}
+		key := l.appendKey(limit.AppendString(buf[:0], limit.KindName, l.Name), r)
 		if l.Shared != nil && ns < len(shared) {
 			rel, ok := l.Shared.Take(key)
 			if !ok {

@@ -66,6 +66,9 @@ func (r *Reader) Prime(b []byte) {
 // replayed its bytes, so that bodies can splice.
 func (r *Reader) SetSource(src io.Reader) { r.src = src }
 
+// Source is what the reader reads from.
+func (r *Reader) Source() io.Reader { return r.src }
+
 // drop returns the buffer to the pool (if it came from there) and forgets
 // any buffered bytes.
 func (r *Reader) drop() {

@@ -20,6 +20,12 @@ func (w *Writer) Reset(dst io.Writer) {
 	w.err = nil
 }
 
+// Dest is what w writes to.
+func (w *Writer) Dest() io.Writer { return w.dst }
+
+// SetDest makes w write to dst from now on, keeping what is buffered.
+func (w *Writer) SetDest(dst io.Writer) { w.dst = dst }
+
 func (w *Writer) drop() {
 	if w.pooled != nil {
 		putBuffer(w.pooled)

@@ -79,6 +79,7 @@ func (c *conn) logAccess() {
 		Face:      "forward",
 		Denied:    c.x.denied,
 		Limited:   c.x.limited,
+		Metered:   c.x.metered,
 	}
 	if c.m.req.Form == httpmsg.OriginForm && c.s.o.Routes != nil {
 		e.Face = "reverse"

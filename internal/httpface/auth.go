@@ -89,6 +89,7 @@ func (c *conn) decide(proto gate.Protocol) (gate.Request, bool) {
 		Method:   c.strs.method(c.m.req.Method),
 		Host:     c.strs.host(c.m.req.Host),
 		Port:     c.m.req.Port,
+		Header:   &c.m.req.Header,
 	}
 	d := c.s.o.Gate.Decide(&gr)
 	c.x.rule = d.Rule

@@ -152,9 +152,10 @@ type exchange struct {
 	cache     *cache.Cache   // the cache this request went through; nil when none
 	fill      *cache.Fill    // the cache fill this request leads; nil when none
 	sent      time.Time      // when a request leading a fill went upstream (RFC 9111 §4.2.3)
-	// A CONNECT tunnel's bandwidth buckets, and how to give them back.
-	bandwidth  limit.Chain
+	// What limits a CONNECT tunnel's bytes, and how to give it back.
+	shape      limit.ConnOptions
 	putBuckets func()
+	metered    bool // the bytes were charged to quotas as they moved
 	// unhold gives back a route's concurrency-limit slots.
 	unhold func()
 	// authCopy holds the fields (name, value, ...) a forward-auth answer

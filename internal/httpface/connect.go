@@ -50,7 +50,7 @@ func (c *conn) connect(f http1.Framing) bool {
 		return false
 	}
 	var put func()
-	c.x.bandwidth, put = g.Bandwidth(&gr)
+	c.x.shape, put = g.Shape(&gr)
 	c.x.putBuckets = func() {
 		put()
 		unhold()
@@ -93,9 +93,11 @@ func (c *conn) join(origin net.Conn, originPending []byte) {
 	if s.o.Tunnels != nil {
 		s.o.Tunnels.Add(1)
 	}
-	// Bandwidth limits wrap the client side (both directions pass there);
-	// without any, the raw sockets keep the kernel's splice.
-	client := limit.WrapConn(c.raw, limit.ConnOptions{Read: c.x.bandwidth, Write: c.x.bandwidth})
+	// Bandwidth limits and the quota meter wrap the client side (both
+	// directions pass there); without any, the raw sockets keep the
+	// kernel's splice. A quota that runs out cuts the tunnel.
+	client := limit.WrapConn(c.raw, c.x.shape)
+	c.x.metered = c.x.shape.Meter != nil
 	put := c.x.putBuckets
 	tunnel.Start(client, origin, tunnel.Options{Idle: s.o.TunnelIdle, ClientPending: pending}, func(res tunnel.Result, err error) {
 		if s.o.Tunnels != nil {

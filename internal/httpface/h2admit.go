@@ -27,10 +27,11 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 		}
 		x.q.req.Header.Del("Authorization")
 	}
-	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 && len(g.Gate.Concs) == 0 {
+	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 && len(g.Gate.Concs) == 0 && g.Gate.Quotas == nil {
 		return true
 	}
-	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.method(), Host: string(x.q.params.Host)}
+	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.method(), Host: string(x.q.params.Host),
+		Route: x.route.Name, Header: &x.q.req.Header}
 	d := g.Gate.Decide(&gr)
 	switch d.Verdict {
 	case gate.Allow:
@@ -48,6 +49,11 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 		x.rateLimited(d)
 	default:
 		x.denied = true
+		if d.Reason != "" {
+			x.limited = d.Rule == gate.RuleQuota
+			x.plain(http.StatusForbidden, d.Reason)
+			break
+		}
 		x.plain(http.StatusForbidden, "access denied by rule "+d.Rule)
 	}
 	return false

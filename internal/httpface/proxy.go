@@ -49,6 +49,7 @@ func (c *conn) proxy(f http1.Framing) bool {
 	if !ok {
 		return !c.x.closeConn
 	}
+	defer c.shapeBodies(s.o.Gate, &gr)()
 	if n, ok := c.maxForwards(); ok && n == 0 {
 		return c.answerAsLastHop()
 	}

@@ -45,7 +45,7 @@ func (c *conn) admit(g *RouteGate) bool {
 		user = id
 		c.stripAuthorization = true
 	}
-	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 && len(g.Gate.Concs) == 0 {
+	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 && len(g.Gate.Concs) == 0 && len(g.Gate.Bandwidths) == 0 && g.Gate.Quotas == nil {
 		return true
 	}
 	gr := gate.Request{
@@ -54,6 +54,8 @@ func (c *conn) admit(g *RouteGate) bool {
 		Protocol: gate.HTTP,
 		Method:   c.strs.method(c.m.req.Method),
 		Host:     string(c.m.params.Host),
+		Route:    c.x.route.Name,
+		Header:   &c.m.req.Header,
 	}
 	d := g.Gate.Decide(&gr)
 	c.x.rule = d.Rule
@@ -65,13 +67,21 @@ func (c *conn) admit(g *RouteGate) bool {
 			c.rateLimited(hd)
 			return false
 		}
-		c.x.unhold = unhold
+		unshape := c.shapeBodies(g.Gate, &gr)
+		c.x.unhold = func() {
+			unshape()
+			unhold()
+		}
 		return true
 	case gate.Challenge:
 		c.unauthorized(g, "authentication required")
 	case gate.Limited:
 		c.rateLimited(d)
 	default:
+		if d.Reason != "" {
+			c.denyBecause(d)
+			break
+		}
 		c.deny(d.Rule, nil)
 	}
 	return false

@@ -31,6 +31,7 @@ type Entry struct {
 	Upstream  string         // the upstream pool's name, "" if none served it
 	Denied    bool           // a gate rule refused it (Rule names the rule)
 	Limited   bool           // a rate, concurrency or quota limit refused it (Rule names it)
+	Metered   bool           // its bytes were charged to the user's quotas as they moved
 }
 
 // Format selects how an AccessLog writes entries.

@@ -31,7 +31,8 @@ func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.Bandwidt
 		if !ok {
 			return nil, nil, nil, fmt.Errorf("undefined limit %q", name)
 		}
-		id := fmt.Sprintf("%s|%s|%d|%d|%d", p.Name, p.Rate, p.Bandwidth, p.Concurrency, p.Key)
+		id := fmt.Sprintf("%s|%s|%d|%d|%d|%d|%s", p.Name, p.Rate, p.Bandwidth, p.Concurrency, p.Key, p.Direction, p.Header)
+		spec := gate.LimitSpec{Name: p.Name, Key: p.Key, Header: p.Header, Users: p.Users, Groups: p.Groups}
 		if p.Concurrency > 0 && p.Key == gate.Global && g.cluster != nil {
 			// A global count is the cluster's: every instance's slots
 			// together, each instance's own while Redis is away.
@@ -44,7 +45,7 @@ func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.Bandwidt
 				}
 				s.limiters[id] = c
 			}
-			concs = append(concs, &gate.ConcLimit{Name: p.Name, Key: p.Key, Users: p.Users, Groups: p.Groups, Slots: c.Local(), Shared: c})
+			concs = append(concs, &gate.ConcLimit{LimitSpec: spec, Slots: c.Local(), Shared: c})
 			continue
 		}
 		if p.Concurrency > 0 {
@@ -56,11 +57,11 @@ func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.Bandwidt
 				}
 				s.limiters[id] = c
 			}
-			concs = append(concs, &gate.ConcLimit{Name: p.Name, Key: p.Key, Users: p.Users, Groups: p.Groups, Slots: c})
+			concs = append(concs, &gate.ConcLimit{LimitSpec: spec, Slots: c})
 			continue
 		}
 		if p.Bandwidth > 0 {
-			bl := &gate.BandwidthLimit{Name: p.Name, Key: p.Key, Rate: p.Bandwidth, Users: p.Users, Groups: p.Groups}
+			bl := &gate.BandwidthLimit{LimitSpec: spec, Dir: p.Direction, Rate: p.Bandwidth}
 			switch p.Key {
 			case gate.Global:
 				b, _ := s.limiters[id].(*limit.Bucket)
@@ -99,7 +100,7 @@ func (g *generation) limits(names []string) ([]*gate.RateLimit, []*gate.Bandwidt
 			}
 			s.limiters[id] = l
 		}
-		rates = append(rates, &gate.RateLimit{Name: p.Name, Key: p.Key, Limiter: l, Users: p.Users, Groups: p.Groups})
+		rates = append(rates, &gate.RateLimit{LimitSpec: spec, Limiter: l})
 	}
 	return rates, bws, concs, nil
 }

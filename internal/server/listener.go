@@ -324,11 +324,14 @@ func (g *generation) routeGates(lc *config.Listener) ([]*httpface.RouteGate, err
 		if rt.Policy != "" {
 			gt.Policy = g.cfg.Policy(rt.Policy)
 		}
-		limits, _, concs, err := g.limits(rt.Limits)
+		limits, bws, concs, err := g.limits(rt.Limits)
 		if err != nil {
 			return nil, err
 		}
-		gt.Limits, gt.Concs = limits, concs
+		gt.Limits, gt.Bandwidths, gt.Concs = limits, bws, concs
+		if g.quotas != nil && rt.Auth == "basic" {
+			gt.Quotas = g.quotas
+		}
 		gates[j] = &httpface.RouteGate{Gate: gt, Basic: rt.Auth == "basic", Realm: rt.Realm}
 	}
 	return gates, nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/limit"
 	"github.com/janus-proxy/janus/internal/limit/quota"
 )
 
@@ -100,7 +101,34 @@ func (q *quotas) Check(user *gate.Identity) error {
 	return nil
 }
 
-// charge counts a finished exchange's bytes against its user's accounts.
+// Meter implements gate.QuotaChecker: the user's accounts, charged
+// together as bytes move.
+func (q *quotas) Meter(user *gate.Identity) limit.Meter {
+	accs := q.byUser[user.Name]
+	switch len(accs) {
+	case 0:
+		return nil
+	case 1:
+		return accs[0]
+	}
+	return accounts(accs)
+}
+
+// accounts charges each of a user's accounts (its own and its groups').
+type accounts []*quota.Account
+
+func (as accounts) Charge(n int64) error {
+	var first error
+	for _, a := range as {
+		if err := a.Charge(n); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// charge counts a finished exchange's bytes against its user's accounts
+// (exchanges whose bytes a meter did not count as they moved).
 func (q *quotas) charge(user string, n int64) {
 	if q == nil || user == "" || n <= 0 {
 		return

@@ -117,7 +117,9 @@ func (f *fanout) Log(e *observe.Entry) {
 	if f.access != nil {
 		f.access.Log(e)
 	}
-	f.quotas.charge(e.User, e.BytesUp+e.BytesDown)
+	if !e.Metered {
+		f.quotas.charge(e.User, e.BytesUp+e.BytesDown)
+	}
 	f.tel.metrics.Log(e)
 	f.tel.live.Log(e)
 }

@@ -146,11 +146,13 @@ func (ss *session) tunnel(origin *net.TCPConn) {
 	if client == nil {
 		client = ss.c.Conn
 	}
-	// Bandwidth limits wrap the client side (both directions pass there);
-	// without any, the raw sockets keep the kernel's splice.
+	// Bandwidth limits and the quota meter wrap the client side (both
+	// directions pass there); without any, the raw sockets keep the
+	// kernel's splice. A quota that runs out cuts the tunnel.
 	req := gate.Request{Client: ss.client.Addr(), User: ss.user, Protocol: gate.SOCKS5}
-	chain, putBuckets := ss.s.o.Gate.Bandwidth(&req)
-	client = limit.WrapConn(client, limit.ConnOptions{Read: chain, Write: chain})
+	shape, putBuckets := ss.s.o.Gate.Shape(&req)
+	client = limit.WrapConn(client, shape)
+	ss.entry.Metered = shape.Meter != nil
 	// The tunnel runs on goroutines of its own; this one returns and its
 	// stack goes. The tunnel's end finishes the session.
 	ss.detached = true
