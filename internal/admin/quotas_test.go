@@ -89,7 +89,7 @@ var reset = time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
 
 func newQuotaServer(t *testing.T, adminLines string) *quotaServer {
 	return &quotaServer{fakeServer: newFakeServer(t, adminLines), accounts: []quota.Usage{
-		{Account: "group:staff", Plan: "10.0 GiB per 30d", Limit: 10 << 30, Used: 3 << 30, Reset: reset},
+		{Account: "group:staff", Plan: "10.0 GiB per 720h0m0s rolling", Limit: 10 << 30, Used: 3 << 30, Reset: reset},
 		{Account: "user:bob", Plan: "100.0 KiB balance", Limit: 100 << 10, Used: 120 << 10, Over: true},
 	}}
 }
@@ -148,7 +148,7 @@ func TestQuotaJSONShape(t *testing.T) {
   "quotas": [
     {
       "account": "group:staff",
-      "plan": "10.0 GiB per 30d",
+      "plan": "10.0 GiB per 720h0m0s rolling",
       "limit": 10737418240,
       "used": 3221225472,
       "reset": "2027-02-01T00:00:00Z",
