@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -160,6 +161,9 @@ func TestDashboardShowsLiveTrafficAndReloads(t *testing.T) {
 		return !!dead && !!live && dead.dataset.state === "unhealthy" && live.dataset.state === "healthy"
 			&& getComputedStyle(dead.querySelector(".state")).color !== getComputedStyle(live.querySelector(".state")).color; })()`)
 	waitJS(t, ctx, "the tail lists the requests", `document.querySelectorAll("#tail tbody tr").length >= 13`)
+	waitJS(t, ctx, "no quotas, no limited clients", `!document.getElementById("quotas-none").classList.contains("hidden")
+		&& document.getElementById("credit-form").classList.contains("hidden")
+		&& document.querySelector("#limited tbody").innerText.includes("no client refused")`)
 	if got := text(t, ctx, `document.getElementById("lat-reverse").textContent`); !strings.HasSuffix(got, " ms") {
 		t.Errorf("reverse latency percentiles %q", got)
 	}
@@ -260,8 +264,126 @@ func getWant(t *testing.T, c *http.Client, u string, want int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read to the end: a body left unread resets the connection, and the
+	// proxy logs the exchange as failed.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != want {
 		t.Fatalf("GET %s: %d, want %d", u, resp.StatusCode, want)
+	}
+}
+
+// TestDashboardShowsLimitedClientsAndQuotas (issue 6): bob under a
+// per-user rate limit of 1/m with a burst of 2 and a monthly quota; alice
+// in a group whose balance is smaller than one response. After real
+// requests through the proxy (bob's third and fourth refused with 429,
+// alice's second with 403 by the quota), the Limits panel lists both with
+// the limit that refused them, the Quotas panel shows bob's bar with his
+// use and the group over, and the credit form brings the group back under.
+func TestDashboardShowsLimitedClientsAndQuotas(t *testing.T) {
+	ctx := newBrowser(t)
+	body := strings.Repeat("q", 10<<10)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, body) }))
+	t.Cleanup(origin.Close)
+	yaml := fmt.Sprintf(`
+users:
+  inline:
+    - {name: alice, hash: '%s', groups: [staff]}
+    - {name: bob, hash: '%s'}
+admin: {listen: 127.0.0.1:0}
+quotas:
+  store: %q
+  users:
+    bob: {limit: 1MiB, period: month}
+  groups:
+    staff: {limit: 1KiB, period: balance}
+limits:
+  per-user: {rate: 1/m, burst: 2, key: user}
+listeners:
+  - name: proxy
+    listen: 127.0.0.1:0
+    forward: {policy: local, auth: required, limits: [per-user]}
+policies:
+  local:
+    - allow: {name: local-origin, to: [127.0.0.1]}
+`, aliceHash, bobHash, filepath.Join(t.TempDir(), "quotas.db"))
+	j := janustest.Start(t, yaml, nil)
+	ap, _ := j.Server.AdminAddr()
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+ap.String()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the quotas load before any traffic", `document.querySelectorAll("#quotas .quota").length === 2
+		&& document.getElementById("quotas-none").classList.contains("hidden")`)
+
+	bob := proxyClientFor(t, j.Addr(t, "proxy"), "bob:builder")
+	for i, want := range []int{200, 200, 429, 429} {
+		getWant(t, bob, fmt.Sprintf("%s/bob/%d", origin.URL, i), want)
+	}
+	alice := proxyClientFor(t, j.Addr(t, "proxy"), "alice:wonderland")
+	getWant(t, alice, origin.URL+"/alice/0", http.StatusOK)
+	// An exchange is charged when it ends, which may be just after the
+	// client has the response.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if us := j.Server.Quotas(); len(us) == 2 && us[0].Account == "group:staff" && us[0].Over {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's response is not charged to her group: %+v", j.Server.Quotas())
+		}
+	}
+	getWant(t, alice, origin.URL+"/alice/1", http.StatusForbidden)
+
+	limited := func(user string) string {
+		return `document.querySelector('#limited tr[data-client="127.0.0.1"][data-user="` + user + `"]')`
+	}
+	waitJS(t, ctx, "bob is limited by the rate limit, twice", `(() => { const r = `+limited("bob")+`;
+		return !!r && r.cells[2].textContent === "per-user" && r.cells[3].textContent === "2" && r.cells[4].textContent.endsWith("ago"); })()`)
+	waitJS(t, ctx, "alice is limited by the quota", `(() => { const r = `+limited("alice")+`;
+		return !!r && r.cells[2].textContent === "quota" && r.cells[3].textContent === "1"; })()`)
+	quota := func(account string) string {
+		return `document.querySelector('#quotas .quota[data-account="` + account + `"]')`
+	}
+	waitJS(t, ctx, "bob's bar shows his use, under his limit", `(() => { const q = `+quota("user:bob")+`;
+		return !!q && q.dataset.over === "0" && q.querySelector(".bar .fill").getBoundingClientRect().width > 0
+			&& q.querySelector(".use").textContent.startsWith("20.") && q.querySelector(".use").textContent.includes("/ 1.0 MiB")
+			&& q.innerText.includes("room again in "); })()`)
+	waitJS(t, ctx, "the group is over, in red, with no reset", `(() => { const q = `+quota("group:staff")+`, b = `+quota("user:bob")+`;
+		return !!q && q.dataset.over === "1" && q.innerText.includes("no reset")
+			&& q.querySelector(".bar .fill").style.width === "100%"
+			&& getComputedStyle(q.querySelector(".fill")).backgroundColor !== getComputedStyle(b.querySelector(".fill")).backgroundColor; })()`)
+	dir, err := os.MkdirTemp("", "janus-dashboard-quotas-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, filepath.Join(dir, "quotas.png"))
+	t.Logf("dashboard screenshot (the group over its quota): %s", dir)
+	// The tail's "limited" filter keeps the three refusals.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("#tail-class"), "limited")); err != nil {
+		t.Fatal(err)
+	}
+	text(t, ctx, `(document.getElementById("tail-class").dispatchEvent(new Event("input")), "")`)
+	waitJS(t, ctx, "the tail filtered to limited refusals", `document.querySelectorAll("#tail tbody tr").length === 3`)
+
+	// Credit the group 1 MiB through the form: it is back under.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("#credit-account"), "group:staff"),
+		chromedp.SetValue(chromedp.ID("#credit-amount"), "1"),
+		chromedp.SetValue(chromedp.ID("#credit-unit"), "1048576"),
+		chromedp.Click(chromedp.ID("#credit-btn"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the credit answers", `document.getElementById("credit-result").textContent.startsWith("credited 1.0 MiB to group:staff")`)
+	waitJS(t, ctx, "the group is under its quota again", `(() => { const q = `+quota("group:staff")+`; return !!q && q.dataset.over === "0"; })()`)
+	getWant(t, alice, origin.URL+"/alice/2", http.StatusOK)
+	credited := func() bool {
+		for _, l := range j.App.Lines() {
+			if l["msg"] == "quota credited through the admin API" && l["account"] == "group:staff" && l["bytes"] == float64(1<<20) {
+				return true
+			}
+		}
+		return false
+	}
+	if !credited() {
+		t.Errorf("the credit is not logged with its account and bytes:\n%s", j.App.String())
 	}
 }

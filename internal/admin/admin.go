@@ -1,9 +1,9 @@
 // Package admin serves Janus's admin API and its live dashboard: JSON
 // endpoints over the running server (status, config, listeners, upstreams,
-// users, cache, reload, errors, live views), a Server-Sent Events stream of
-// the traffic, health and readiness probes, Prometheus metrics, and the
-// embedded dashboard page. It is an http.Handler; the server owns the
-// admin listener and keeps it across reloads.
+// users, cache, traffic quotas, reload, errors, live views), a Server-Sent
+// Events stream of the traffic, health and readiness probes, Prometheus
+// metrics, and the embedded dashboard page. It is an http.Handler; the
+// server owns the admin listener and keeps it across reloads.
 package admin
 
 import (
@@ -119,18 +119,20 @@ type route struct {
 
 func (h *Handler) routes() {
 	api := map[string]route{
-		"/api/status":      {http.MethodGet, true, h.status},
-		"/api/config":      {http.MethodGet, true, h.config},
-		"/api/listeners":   {http.MethodGet, true, h.listeners},
-		"/api/upstreams":   {http.MethodGet, true, h.upstreams},
-		"/api/users":       {http.MethodGet, true, h.users},
-		"/api/cache":       {http.MethodGet, true, h.cacheStats},
-		"/api/cache/purge": {http.MethodPost, true, h.purge},
-		"/api/reload":      {http.MethodPost, true, h.reload},
-		"/api/errors":      {http.MethodGet, true, h.errors},
-		"/api/live":        {http.MethodGet, true, h.live},
-		"/api/events":      {http.MethodGet, true, h.events},
-		"/metrics":         {http.MethodGet, true, h.metrics},
+		"/api/status":        {http.MethodGet, true, h.status},
+		"/api/config":        {http.MethodGet, true, h.config},
+		"/api/listeners":     {http.MethodGet, true, h.listeners},
+		"/api/upstreams":     {http.MethodGet, true, h.upstreams},
+		"/api/users":         {http.MethodGet, true, h.users},
+		"/api/cache":         {http.MethodGet, true, h.cacheStats},
+		"/api/cache/purge":   {http.MethodPost, true, h.purge},
+		"/api/quotas":        {http.MethodGet, true, h.quotaList},
+		"/api/quotas/credit": {http.MethodPost, true, h.credit},
+		"/api/reload":        {http.MethodPost, true, h.reload},
+		"/api/errors":        {http.MethodGet, true, h.errors},
+		"/api/live":          {http.MethodGet, true, h.live},
+		"/api/events":        {http.MethodGet, true, h.events},
+		"/metrics":           {http.MethodGet, true, h.metrics},
 		// Probes carry no data and orchestrators rarely hold credentials.
 		"/healthz": {http.MethodGet, false, h.healthz},
 		"/readyz":  {http.MethodGet, false, h.readyz},

@@ -113,6 +113,7 @@ func TestEveryEndpointAnswersOnLoopbackWithoutAuth(t *testing.T) {
 		{"upstreams", "/api/upstreams", `"target": "127.0.0.1:1"`, 200},
 		{"users", "/api/users", `"name": "alice"`, 200},
 		{"cache off", "/api/cache", `cache off`, 404},
+		{"no quotas", "/api/quotas", `"quotas": []`, 200},
 		{"errors", "/api/errors", `"errors"`, 200},
 		{"live", "/api/live", `"faces"`, 200},
 		{"healthz", "/healthz", "ok", 200},

@@ -1,9 +1,10 @@
 // Package live keeps what the dashboard and the admin API show of the
 // traffic, in memory and bounded: per-second series per face over the last
-// ten minutes, latency percentiles, the top destinations and users, recent
-// denials and errors, a tail of the access log, and subscriptions that
-// stream entries and per-second ticks. It is fed the same access-log
-// entries as the access log.
+// ten minutes, latency percentiles, the top destinations and users, the
+// clients refused by rate, concurrency or quota limits, recent denials and
+// errors, a tail of the access log, and subscriptions that stream entries
+// and per-second ticks. It is fed the same access-log entries as the
+// access log.
 package live
 
 import (
@@ -57,9 +58,10 @@ type Live struct {
 	faces [numFaces]faceStats
 
 	topMu       sync.Mutex
-	destByReqs  *topRing // forward face, host of the target
-	destByBytes *topRing
-	usersBytes  *topRing // authenticated users, both faces
+	destByReqs  *hostRing // forward face, host of the target
+	destByBytes *hostRing
+	usersBytes  *hostRing    // authenticated users, both faces
+	limited     *limitedRing // clients refused by a limit, both faces
 
 	recentMu sync.Mutex
 	denials  recordRing
@@ -78,9 +80,10 @@ func New(o Options) *Live {
 	capacity := 10 * o.TopN
 	l := &Live{
 		o:           o,
-		destByReqs:  newTopRing(capacity, false),
-		destByBytes: newTopRing(capacity, true),
-		usersBytes:  newTopRing(capacity, true),
+		destByReqs:  newTopRing[string, struct{}](capacity, false),
+		destByBytes: newTopRing[string, struct{}](capacity, true),
+		usersBytes:  newTopRing[string, struct{}](capacity, true),
+		limited:     newTopRing[limitKey, limitSeen](capacity, false),
 		denials:     newRecordRing(o.Recent),
 		errors:      newRecordRing(o.Recent),
 		tail:        newRecordRing(o.Tail),
@@ -96,7 +99,8 @@ func isError(e *observe.Entry) bool { return e.Error != "" && !e.Denied }
 
 // Log counts e. It copies what it keeps and does not retain e.
 func (l *Live) Log(e *observe.Entry) {
-	now := l.o.Now().Unix()
+	t := l.o.Now()
+	now := t.Unix()
 	c := ClassOf(e)
 	isErr := isError(e)
 	face := faceOf(e)
@@ -104,16 +108,20 @@ func (l *Live) Log(e *observe.Entry) {
 
 	minute := now / 60
 	bytes := e.BytesUp + e.BytesDown
-	if face == faceForward || e.User != "" {
+	// One branch for the common case: nothing for the tops.
+	if face == faceForward || e.User != "" || e.Limited {
 		l.topMu.Lock()
 		if face == faceForward {
 			if host := hostOf(e.Target); host != "" {
-				l.destByReqs.add(minute, host, bytes)
-				l.destByBytes.add(minute, host, bytes)
+				l.destByReqs.add(minute, host, bytes, struct{}{})
+				l.destByBytes.add(minute, host, bytes, struct{}{})
 			}
 		}
 		if e.User != "" {
-			l.usersBytes.add(minute, e.User, bytes)
+			l.usersBytes.add(minute, e.User, bytes, struct{}{})
+		}
+		if e.Limited {
+			l.limited.add(minute, limitKey{e.Client.Addr().Unmap(), e.User}, 0, limitSeen{e.Rule, e.Status, t.UnixNano()})
 		}
 		l.topMu.Unlock()
 	}

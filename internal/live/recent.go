@@ -28,6 +28,7 @@ type Record struct {
 	DurationMS float64        `json:"duration_ms"`
 	Rule       string         `json:"rule,omitempty"`
 	Denied     bool           `json:"denied,omitempty"`
+	Limited    bool           `json:"limited,omitempty"` // a rate, concurrency or quota limit refused it
 	Error      string         `json:"error,omitempty"`
 	UserAgent  string         `json:"user_agent,omitempty"`
 	Referer    string         `json:"referer,omitempty"`
@@ -40,7 +41,7 @@ func record(e *observe.Entry, c Class) Record {
 		Time: e.Time, Listener: e.Listener, Face: faceNames[faceOf(e)], Route: e.Route, Upstream: e.Upstream,
 		Client: e.Client, User: e.User, Protocol: e.Protocol, Method: e.Method, Target: e.Target,
 		Status: e.Status, Class: c.String(), BytesIn: e.BytesUp, BytesOut: e.BytesDown,
-		DurationMS: ms(e.Duration), Rule: e.Rule, Denied: e.Denied, Error: e.Error,
+		DurationMS: ms(e.Duration), Rule: e.Rule, Denied: e.Denied, Limited: e.Limited, Error: e.Error,
 		UserAgent: e.UserAgent, Referer: e.Referer,
 	}
 }

@@ -15,6 +15,9 @@ type Snapshot struct {
 	TopDestinations        []Top `json:"top_destinations"`
 	TopDestinationsByBytes []Top `json:"top_destinations_by_bytes"`
 	TopUsers               []Top `json:"top_users"`
+	// Clients refused by a rate, concurrency or quota limit (issue 6),
+	// both faces, most refused first; over the same ten minutes.
+	LimitedClients []LimitedClient `json:"limited_clients"`
 	// The last denials, errors and entries, newest first.
 	RecentDenials []Record `json:"recent_denials"`
 	RecentErrors  []Record `json:"recent_errors"`
@@ -35,9 +38,10 @@ func (l *Live) Snapshot() Snapshot {
 	}
 	minute := sec / 60
 	l.topMu.Lock()
-	s.TopDestinations = l.destByReqs.top(minute, l.o.TopN)
-	s.TopDestinationsByBytes = l.destByBytes.top(minute, l.o.TopN)
-	s.TopUsers = l.usersBytes.top(minute, l.o.TopN)
+	s.TopDestinations = top(l.destByReqs, minute, l.o.TopN)
+	s.TopDestinationsByBytes = top(l.destByBytes, minute, l.o.TopN)
+	s.TopUsers = top(l.usersBytes, minute, l.o.TopN)
+	s.LimitedClients = limitedOf(l.limited, minute, l.o.TopN)
 	l.topMu.Unlock()
 	l.recentMu.Lock()
 	s.RecentDenials = l.denials.list()

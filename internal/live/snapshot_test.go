@@ -80,6 +80,9 @@ func TestSnapshotJSONShape(t *testing.T) {
 	d := fwd("http://10.0.0.1/", 403, 0, 0, time.Millisecond)
 	d.Denied, d.Rule, d.UserAgent = true, "no-private", "curl/8"
 	l.Log(d)
+	q := fwd("http://example.org/", 429, 0, 0, time.Millisecond)
+	q.Denied, q.Limited, q.Rule, q.User = true, true, "per-user", "bob"
+	l.Log(q)
 	r := rev(502, 0, 3*time.Millisecond)
 	r.Error = "upstream app: connection refused"
 	l.Log(r)

@@ -18,35 +18,38 @@ import (
 
 // counter is one tracked key. rank is the weight the summary orders by
 // (requests or bytes); requests and bytes count from when the key was
-// last taken in, so the one that is not the rank is a lower bound.
-type counter struct {
-	key      string
+// last taken in, so the one that is not the rank is a lower bound. last is
+// what the key's newest entry carried (the limited clients keep the rule
+// and time there; the other tops keep nothing, a struct{}).
+type counter[K comparable, V any] struct {
+	key      K
 	rank     int64
 	overest  int64 // rank may exceed the true weight by at most this
 	requests int64
 	bytes    int64
+	last     V
 	at       int // index in the heap
 }
 
 // summary is a space-saving summary. Counters stay in place; a min-heap of
 // their indices, ordered by rank, finds the smallest in O(log capacity)
 // without touching the key map.
-type summary struct {
+type summary[K comparable, V any] struct {
 	minute   int64 // the Unix minute it counts
 	cap      int
-	counters []counter
+	counters []counter[K, V]
 	heap     []int
-	index    map[string]int // key → index in counters
+	index    map[K]int // key → index in counters
 }
 
-func newSummary(capacity int) *summary {
-	return &summary{
-		cap: capacity, counters: make([]counter, 0, capacity), heap: make([]int, 0, capacity),
-		index: make(map[string]int, capacity),
+func newSummary[K comparable, V any](capacity int) *summary[K, V] {
+	return &summary[K, V]{
+		cap: capacity, counters: make([]counter[K, V], 0, capacity), heap: make([]int, 0, capacity),
+		index: make(map[K]int, capacity),
 	}
 }
 
-func (s *summary) reset(minute int64) {
+func (s *summary[K, V]) reset(minute int64) {
 	s.minute = minute
 	s.counters = s.counters[:0]
 	s.heap = s.heap[:0]
@@ -56,12 +59,13 @@ func (s *summary) reset(minute int64) {
 // add counts one entry for key with rank weight w. A key not tracked and
 // with no weight is not taken in, so zero-byte entries do not churn a
 // by-bytes summary.
-func (s *summary) add(key string, w, bytes int64) {
+func (s *summary[K, V]) add(key K, w, bytes int64, last V) {
 	if i, ok := s.index[key]; ok {
 		c := &s.counters[i]
 		c.rank += w
 		c.requests++
 		c.bytes += bytes
+		c.last = last
 		s.down(c.at)
 		return
 	}
@@ -70,7 +74,7 @@ func (s *summary) add(key string, w, bytes int64) {
 	}
 	if len(s.counters) < s.cap {
 		i := len(s.counters)
-		s.counters = append(s.counters, counter{key: key, rank: w, requests: 1, bytes: bytes, at: len(s.heap)})
+		s.counters = append(s.counters, counter[K, V]{key: key, rank: w, requests: 1, bytes: bytes, last: last, at: len(s.heap)})
 		s.heap = append(s.heap, i)
 		s.index[key] = i
 		s.up(len(s.heap) - 1)
@@ -79,20 +83,22 @@ func (s *summary) add(key string, w, bytes int64) {
 	i := s.heap[0]
 	c := &s.counters[i]
 	delete(s.index, c.key)
-	*c = counter{key: key, rank: c.rank + w, overest: c.rank, requests: 1, bytes: bytes, at: 0}
+	*c = counter[K, V]{key: key, rank: c.rank + w, overest: c.rank, requests: 1, bytes: bytes, last: last, at: 0}
 	s.index[key] = i
 	s.down(0)
 }
 
-func (s *summary) less(a, b int) bool { return s.counters[s.heap[a]].rank < s.counters[s.heap[b]].rank }
+func (s *summary[K, V]) less(a, b int) bool {
+	return s.counters[s.heap[a]].rank < s.counters[s.heap[b]].rank
+}
 
-func (s *summary) swap(a, b int) {
+func (s *summary[K, V]) swap(a, b int) {
 	s.heap[a], s.heap[b] = s.heap[b], s.heap[a]
 	s.counters[s.heap[a]].at = a
 	s.counters[s.heap[b]].at = b
 }
 
-func (s *summary) up(i int) {
+func (s *summary[K, V]) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
 		if !s.less(i, p) {
@@ -103,7 +109,7 @@ func (s *summary) up(i int) {
 	}
 }
 
-func (s *summary) down(i int) {
+func (s *summary[K, V]) down(i int) {
 	n := len(s.heap)
 	for {
 		l := 2*i + 1
@@ -137,21 +143,21 @@ type Top struct {
 }
 
 // topRing is ten minutes of summaries ranked one way.
-type topRing struct {
+type topRing[K comparable, V any] struct {
 	byBytes bool
-	slots   [minuteRing]*summary
+	slots   [minuteRing]*summary[K, V]
 }
 
-func newTopRing(capacity int, byBytes bool) *topRing {
-	r := &topRing{byBytes: byBytes}
+func newTopRing[K comparable, V any](capacity int, byBytes bool) *topRing[K, V] {
+	r := &topRing[K, V]{byBytes: byBytes}
 	for i := range r.slots {
-		r.slots[i] = newSummary(capacity)
+		r.slots[i] = newSummary[K, V](capacity)
 		r.slots[i].minute = -1
 	}
 	return r
 }
 
-func (r *topRing) add(minute int64, key string, bytes int64) {
+func (r *topRing[K, V]) add(minute int64, key K, bytes int64, last V) {
 	s := r.slots[minute%minuteRing]
 	if s.minute != minute {
 		s.reset(minute)
@@ -160,20 +166,36 @@ func (r *topRing) add(minute int64, key string, bytes int64) {
 	if r.byBytes {
 		w = bytes
 	}
-	s.add(key, w, bytes)
+	s.add(key, w, bytes, last)
 }
 
-// top merges the summaries of the window ending at minute and returns the
-// n heaviest keys, heaviest first (ties by key).
-func (r *topRing) top(minute int64, n int) []Top {
+// merged is one key's figures summed over the window; see Top for what
+// they bound. last is from the newest minute that tracks the key.
+type merged[K comparable, V any] struct {
+	key      K
+	requests int64
+	bytes    int64
+	err      int64
+	last     V
+}
+
+// merge sums the summaries of the window ending at minute, key by key, in
+// no particular order.
+func (r *topRing[K, V]) merge(minute int64) []merged[K, V] {
 	type agg struct {
-		Top
+		merged[K, V]
 		in uint16 // bit i: slot i tracks the key
 	}
-	merged := map[string]*agg{}
+	byKey := map[K]*agg{}
 	var mins [minuteRing]int64 // the most a key absent from slot i can have had there
-	for i, s := range r.slots {
-		if s.minute <= minute-minuteRing || s.minute > minute {
+	// Oldest minute first, so that last ends up the newest.
+	for m := minute - minuteRing + 1; m <= minute; m++ {
+		if m < 0 {
+			continue
+		}
+		i := m % minuteRing
+		s := r.slots[i]
+		if s.minute != m {
 			continue
 		}
 		// A summary that never filled up never evicted: a key it lacks
@@ -182,25 +204,41 @@ func (r *topRing) top(minute int64, n int) []Top {
 			mins[i] = s.counters[s.heap[0]].rank
 		}
 		for _, c := range s.counters {
-			a := merged[c.key]
+			a := byKey[c.key]
 			if a == nil {
-				a = &agg{Top: Top{Key: strings.Clone(c.key)}}
-				merged[c.key] = a
+				a = &agg{merged: merged[K, V]{key: c.key}}
+				byKey[c.key] = a
 			}
-			a.Requests += c.requests
-			a.Bytes += c.bytes
-			a.Error += c.overest
+			a.requests += c.requests
+			a.bytes += c.bytes
+			a.err += c.overest
+			a.last = c.last
 			a.in |= 1 << i
 		}
 	}
-	out := make([]Top, 0, len(merged))
-	for _, a := range merged {
+	out := make([]merged[K, V], 0, len(byKey))
+	for _, a := range byKey {
 		for i, m := range mins {
 			if a.in&(1<<i) == 0 {
-				a.Error += m
+				a.err += m
 			}
 		}
-		out = append(out, a.Top)
+		out = append(out, a.merged)
+	}
+	return out
+}
+
+// hostRing is a top of strings (hosts, users) that keeps nothing else.
+type hostRing = topRing[string, struct{}]
+
+// top returns the n heaviest keys of the window ending at minute,
+// heaviest first (ties by key).
+func top(r *hostRing, minute int64, n int) []Top {
+	ms := r.merge(minute)
+	out := make([]Top, 0, len(ms))
+	for _, m := range ms {
+		// Keys share the entries' targets; a copy keeps the result small.
+		out = append(out, Top{Key: strings.Clone(m.key), Requests: m.requests, Bytes: m.bytes, Error: m.err})
 	}
 	rank := func(t *Top) int64 {
 		if r.byBytes {

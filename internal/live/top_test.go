@@ -147,9 +147,9 @@ func TestTopsCountOnlyTheirFaceAndAgeOutByMinute(t *testing.T) {
 }
 
 func TestSummaryTakeoverKeepsTheHeap(t *testing.T) {
-	s := newSummary(3)
+	s := newSummary[string, struct{}](3)
 	for i, k := range []string{"a", "b", "c", "a", "d", "a", "e", "b"} {
-		s.add(k, int64(i+1), 0)
+		s.add(k, int64(i+1), 0, struct{}{})
 	}
 	// Every counter's heap position must point back at it, and the root
 	// must be the smallest.

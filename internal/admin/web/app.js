@@ -17,6 +17,7 @@ const state = {
   tail: [],
   ticks: 0,
   entries: 0,
+  quotas: [],
 };
 window.janus = state; // read by the browser tests
 
@@ -40,6 +41,18 @@ function fmtAgo(iso) {
   if (s < 3600) return Math.floor(s / 60) + "m ago";
   if (s < 86400) return Math.floor(s / 3600) + "h ago";
   return Math.floor(s / 86400) + "d ago";
+}
+// fmtSpan says how long s seconds are, in the two largest units.
+function fmtSpan(s) {
+  if (s < 60) return s + "s";
+  if (s < 3600) return Math.floor(s / 60) + "m";
+  if (s < 86400) return Math.floor(s / 3600) + "h " + Math.floor(s % 3600 / 60) + "m";
+  return Math.floor(s / 86400) + "d " + Math.floor(s % 86400 / 3600) + "h";
+}
+function fmtUntil(iso) {
+  const t = Date.parse(iso);
+  if (!t) return "–";
+  return "in " + fmtSpan(Math.max(0, Math.round((t - Date.now()) / 1000)));
 }
 function fmtTime(iso) { const d = new Date(iso); return isNaN(d) ? "" : d.toLocaleTimeString(); }
 function fmtUptime(s) {
@@ -189,7 +202,8 @@ function tailMatches(e) {
   const q = $("tail-contains").value.trim().toLowerCase();
   const face = $("tail-face").value, cls = $("tail-class").value;
   if (face && e.face !== face) return false;
-  if (cls && classOf(e) !== cls && e.class !== cls) return false;
+  if (cls === "limited") { if (!e.limited) return false; }
+  else if (cls && classOf(e) !== cls && e.class !== cls) return false;
   if (q) {
     const hay = [e.target, e.user, e.client, e.rule, e.listener, e.method, String(e.status)].join(" ").toLowerCase();
     if (!hay.includes(q)) return false;
@@ -289,11 +303,77 @@ async function refreshLive() {
   fill("top-dest", (snap.top_destinations || []).map((t) => row([t.key, [t.requests, "num"], [fmtBytes(t.bytes), "num"]])));
   fill("top-users", (snap.top_users || []).map((t) => row([t.key, [t.requests, "num"], [fmtBytes(t.bytes), "num"]])));
   fill("denials", (snap.recent_denials || []).slice(0, 50).map((e) => row([fmtTime(e.time), e.client, e.target, e.rule || ""])));
+  renderLimited(snap.limited_clients || []);
   if (!state.tail.length && snap.tail) {
     for (const e of snap.tail.slice().reverse()) state.tail.push(e);
     renderTail();
   }
 }
+
+// --- limits and quotas ------------------------------------------------------------
+
+function renderLimited(list) {
+  const rows = list.map((c) => {
+    const tr = row([c.client, c.user || "", c.rule, [c.count + (c.error ? "+" : ""), "num"], fmtAgo(c.last)]);
+    tr.dataset.client = c.client;
+    tr.dataset.user = c.user || "";
+    tr.lastChild.title = c.last + " (status " + c.status + ")";
+    if (c.error) tr.cells[3].title = "at most " + (c.count + c.error);
+    return tr;
+  });
+  if (!rows.length) rows.push(row([["no client refused by a limit in the last 10 minutes", "muted"]]));
+  fill("limited", rows);
+}
+
+function quotaRow(q) {
+  const frac = q.limit > 0 ? Math.max(0, q.used) / q.limit : 0;
+  const box = el("div", "quota" + (q.over ? " over" : frac >= 0.8 ? " near" : ""));
+  box.dataset.account = q.account;
+  box.dataset.over = q.over ? "1" : "0";
+  const head = el("div", "head");
+  head.append(el("span", "acct", q.account), el("span", "muted", q.plan),
+    el("span", "use", fmtBytes(Math.max(0, q.used)) + " / " + fmtBytes(q.limit) + " · " + Math.round(100 * frac) + " %" + (q.over ? " · over" : "")));
+  const bar = el("div", "bar");
+  bar.setAttribute("role", "meter");
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", String(q.limit));
+  bar.setAttribute("aria-valuenow", String(Math.max(0, q.used)));
+  const fillEl = el("span", "fill");
+  fillEl.style.width = Math.min(100, 100 * frac) + "%";
+  bar.appendChild(fillEl);
+  const reset = el("div", "reset", q.reset ? "room again " + fmtUntil(q.reset) + " (" + new Date(q.reset).toLocaleString() + ")" : "a balance: no reset");
+  box.append(head, bar, reset);
+  return box;
+}
+
+async function refreshQuotas() {
+  const { quotas } = await getJSON("/api/quotas");
+  state.quotas = quotas;
+  $("quotas-none").classList.toggle("hidden", quotas.length > 0);
+  $("credit-form").classList.toggle("hidden", quotas.length === 0);
+  $("quotas").replaceChildren(...quotas.map(quotaRow));
+  // Keep the chosen account while the list stays the same.
+  const sel = $("credit-account");
+  const names = quotas.map((q) => q.account);
+  if ([...sel.options].map((o) => o.value).join() !== names.join()) {
+    const keep = sel.value;
+    sel.replaceChildren(...names.map((n) => { const o = el("option", "", n); o.value = n; return o; }));
+    if (names.includes(keep)) sel.value = keep;
+  }
+}
+
+$("credit-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const bytes = Math.round(Number($("credit-amount").value) * Number($("credit-unit").value));
+  const body = { account: $("credit-account").value, bytes };
+  try {
+    const resp = await api("/api/quotas/credit", { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+    const res = await resp.json();
+    if (resp.ok) result("credit-result", true, "credited " + fmtBytes(bytes) + " to " + res.account + ": " + fmtBytes(Math.max(0, res.used)) + " used of " + fmtBytes(res.limit));
+    else result("credit-result", false, res.error);
+  } catch (err) { result("credit-result", false, String(err.message || err)); }
+  refreshQuotas().catch(() => {});
+});
 
 async function refreshUpstreams() {
   const u = await getJSON("/api/upstreams");
@@ -378,7 +458,7 @@ $("reload-btn").addEventListener("click", async () => {
 });
 
 function refreshAll() {
-  for (const f of [refreshStatus, refreshLive, refreshUpstreams, refreshListeners, refreshCache, refreshConfig]) {
+  for (const f of [refreshStatus, refreshLive, refreshUpstreams, refreshListeners, refreshCache, refreshQuotas, refreshConfig]) {
     f().catch(() => {});
   }
 }
@@ -387,6 +467,6 @@ refreshAll();
 connect();
 setInterval(() => {
   if (document.hidden) return;
-  for (const f of [refreshStatus, refreshLive, refreshUpstreams, refreshListeners, refreshCache]) f().catch(() => {});
+  for (const f of [refreshStatus, refreshLive, refreshUpstreams, refreshListeners, refreshCache, refreshQuotas]) f().catch(() => {});
 }, 2000);
 window.addEventListener("resize", () => FACES.forEach(drawChart));
