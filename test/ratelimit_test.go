@@ -183,6 +183,12 @@ policies:
 	if _, err := io.ReadFull(socks, reply[:]); err != nil || reply != [2]byte{5, 0xff} {
 		t.Errorf("a third SOCKS5 connection: % x %v, want 05 ff", reply, err)
 	}
+	// Each refusal is in the access log, as a limit's.
+	for _, proto := range []string{"http", "socks5"} {
+		j.WaitLog(t, func(l map[string]any) bool {
+			return l["rule"] == "max_connections_per_client" && l["proto"] == proto && l["limited"] == true
+		})
+	}
 	if s := get(open("127.0.0.2")); s != 200 {
 		t.Errorf("another client address: %d, want 200", s)
 	}

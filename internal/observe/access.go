@@ -113,6 +113,9 @@ func appendCombined(b []byte, e *Entry) []byte {
 	b = appendDash(b, e.Listener)
 	b = append(b, " rule="...)
 	b = appendDash(b, e.Rule)
+	if e.Limited {
+		b = append(b, " limited=1"...)
+	}
 	if e.Error != "" {
 		b = append(b, " error="...)
 		b = strconv.AppendQuote(b, e.Error)

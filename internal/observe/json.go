@@ -39,6 +39,9 @@ func appendJSON(b []byte, e *Entry) []byte {
 	b = appendJSONField(b, "rule", e.Rule)
 	b = appendJSONField(b, "error", e.Error)
 	// Optional fields are left off when empty.
+	if e.Limited {
+		b = append(b, `,"limited":true`...)
+	}
 	if e.Route != "" {
 		b = appendJSONField(b, "route", e.Route)
 	}

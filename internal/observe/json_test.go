@@ -27,6 +27,9 @@ func slogLine(e *Entry) []byte {
 		slog.String("target", e.Target), slog.Int("status", e.Status), slog.Int64("bytes_up", e.BytesUp),
 		slog.Int64("bytes_down", e.BytesDown), slog.Float64("duration_ms", float64(e.Duration.Microseconds())/1000),
 		slog.String("rule", e.Rule), slog.String("error", e.Error))
+	if e.Limited {
+		r.AddAttrs(slog.Bool("limited", true))
+	}
 	if e.Route != "" {
 		r.AddAttrs(slog.String("route", e.Route))
 	}
@@ -57,6 +60,7 @@ func TestJSONLineMatchesSlog(t *testing.T) {
 		{"no optional fields", func(e *Entry) { e.UserAgent, e.Referer = "", "" }},
 		{"referer only", func(e *Entry) { e.UserAgent, e.Referer = "", "http://r/" }},
 		{"reverse route and upstream", func(e *Entry) { e.Face, e.Route, e.Upstream = "reverse", "app", "pool \"a\"" }},
+		{"refused by a limit", func(e *Entry) { e.Rule, e.Denied, e.Limited = "per-ip", true, true }},
 		{"long duration", func(e *Entry) { e.Duration = 90 * time.Minute }},
 		{"zero client", func(e *Entry) { e.Client = netip.AddrPort{} }},
 		{"local time zone", func(e *Entry) { e.Time = time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600)) }},
