@@ -79,12 +79,39 @@ policies:
 	}
 	first.Close()
 	deadline := time.Now().Add(5 * time.Second)
+	var third net.Conn
 	for {
-		if _, s := connect(); s == 200 {
+		c, s := connect()
+		if s == 200 {
+			third = c
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("a tunnel's slot did not come back when it closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The proxy's plain HTTP requests count too: with two tunnels open,
+	// bob's request is refused; with one closed, it is served.
+	bob := proxyClient(t, j, "p", "bob:builder")
+	status := func() int {
+		resp, err := bob.Get("http://" + slow.addr() + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status(); s != 429 {
+		t.Errorf("bob's HTTP request with two tunnels open: %d, want 429", s)
+	}
+	third.Close()
+	deadline = time.Now().Add(5 * time.Second)
+	for status() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("bob's HTTP request was not served after a tunnel closed")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -49,6 +49,13 @@ func (c *conn) proxy(f http1.Framing) bool {
 	if !ok {
 		return !c.x.closeConn
 	}
+	// Concurrency limits count the proxy's requests in flight too.
+	unhold, hd := s.o.Gate.Hold(&gr)
+	if hd.Verdict != gate.Allow {
+		c.rateLimited(hd)
+		return !c.x.closeConn
+	}
+	defer unhold()
 	defer c.shapeBodies(s.o.Gate, &gr)()
 	if n, ok := c.maxForwards(); ok && n == 0 {
 		return c.answerAsLastHop()
