@@ -3,6 +3,8 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
 	"golang.org/x/net/proxy"
 
 	"github.com/janus-proxy/janus/internal/janustest"
@@ -142,6 +145,7 @@ listeners:
     forward: {policy: local, auth: required, limits: [bob-bw]}
   - name: web
     listen: 127.0.0.1:0
+    h2c: true
     reverse:
       routes:
         - {name: downloads, match: {path_prefix: /dl}, upstream: app, limits: [down]}
@@ -154,6 +158,10 @@ policies:
 `, aliceHash, bobHash, target), nil)
 	web := "http://" + j.Addr(t, "web")
 	plain := &http.Client{Timeout: 20 * time.Second}
+	h2 := &http.Client{Timeout: 20 * time.Second, Transport: &http2.Transport{AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}}
 	// The proxy clients log in once first: bcrypt's deliberate slowness
 	// (longer under the race detector) is not what is measured.
 	bob, alice := proxyClient(t, j, "p", "bob:builder"), proxyClient(t, j, "p", "alice:wonderland")
@@ -197,6 +205,8 @@ policies:
 		{"forward proxy, bob", bob, "GET", origin.URL + "/", nil, 2 * time.Second},
 		{"route, download", plain, "GET", web + "/dl", nil, 2 * time.Second},
 		{"route, upload", plain, "POST", web + "/up", body, 5 * time.Second},
+		{"route, download over HTTP/2", h2, "GET", web + "/dl", nil, 2 * time.Second},
+		{"route, upload over HTTP/2", h2, "POST", web + "/up", body, 5 * time.Second},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			took, _ := timed(tc.client, tc.method, tc.url, tc.content)
@@ -216,6 +226,7 @@ policies:
 		{"forward proxy, alice", alice, "GET", origin.URL + "/", nil},
 		{"download route, upload", plain, "POST", web + "/dl", body},
 		{"upload route, download", plain, "GET", web + "/up", nil},
+		{"upload route, download over HTTP/2", h2, "GET", web + "/up", nil},
 	} {
 		if took, _ := timed(tc.client, tc.method, tc.url, tc.content); took > 700*time.Millisecond {
 			t.Errorf("%s, not limited, took %v", tc.desc, took)

@@ -242,6 +242,7 @@ type h2exchange struct {
 	upstream string // the pool that served it
 	denied   bool   // a route's gate refused it or asked for credentials
 	limited  bool   // a rate, concurrency or quota limit refused it
+	metered  bool   // its bytes were charged to quotas as they moved
 	cache    *cache.Cache
 	fill     *cache.Fill
 	sent     time.Time
@@ -599,6 +600,7 @@ func (x *h2exchange) log() {
 	e.Face = "reverse"
 	e.Denied = x.denied
 	e.Limited = x.limited
+	e.Metered = x.metered
 	e.Upstream = x.upstream
 	if x.route != nil {
 		e.Rule = x.route.Name

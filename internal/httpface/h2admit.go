@@ -27,7 +27,7 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 		}
 		x.q.req.Header.Del("Authorization")
 	}
-	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 && len(g.Gate.Concs) == 0 && g.Gate.Quotas == nil {
+	if g.Gate.Policy == nil && len(g.Gate.Limits) == 0 && len(g.Gate.Concs) == 0 && len(g.Gate.Bandwidths) == 0 && g.Gate.Quotas == nil {
 		return true
 	}
 	gr := gate.Request{Client: x.client.Addr(), User: user, Protocol: gate.HTTP, Method: x.method(), Host: string(x.q.params.Host),
@@ -41,7 +41,11 @@ func (x *h2exchange) admit(g *RouteGate) bool {
 			x.rateLimited(hd)
 			return false
 		}
-		x.unhold = unhold
+		put := x.shapeBodies(g.Gate, &gr)
+		x.unhold = func() {
+			put()
+			unhold()
+		}
 		return true
 	case gate.Challenge:
 		x.challenge(g)

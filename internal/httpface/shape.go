@@ -1,7 +1,9 @@
 package httpface
 
 import (
+	"io"
 	"net"
+	"net/http"
 
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/limit"
@@ -38,3 +40,48 @@ func (c *conn) shapeBodies(g *gate.Gate, gr *gate.Request) func() {
 		put()
 	}
 }
+
+// shapeBodies is the HTTP/2 and HTTP/3 front's: the stream's request
+// content and response writes go through the limits and the meter (the
+// connection is shared with other streams, so the stream is shaped, not
+// the connection).
+func (x *h2exchange) shapeBodies(g *gate.Gate, gr *gate.Request) func() {
+	if len(g.Bandwidths) == 0 && (g.Quotas == nil || gr.User == nil) {
+		return nothing
+	}
+	o, put := g.Shape(gr)
+	if o.Passthrough() {
+		put()
+		return nothing
+	}
+	done := x.r.Context().Done()
+	if x.r.Body != nil && x.r.Body != http.NoBody {
+		x.r.Body = shapedBody{Reader: limit.NewReader(x.r.Body, o.Read, o.Meter, done), Closer: x.r.Body}
+	}
+	x.w = &shapedResponse{ResponseWriter: x.w, w: limit.NewWriter(x.w, o.Write, o.Meter, done)}
+	x.metered = o.Meter != nil
+	return put
+}
+
+// shapedBody is a request body read through limits.
+type shapedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// shapedResponse is a stream's response written through limits. It keeps
+// Flush, and Unwrap for http.ResponseController.
+type shapedResponse struct {
+	http.ResponseWriter
+	w io.Writer
+}
+
+func (s *shapedResponse) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+func (s *shapedResponse) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *shapedResponse) Unwrap() http.ResponseWriter { return s.ResponseWriter }

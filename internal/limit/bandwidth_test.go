@@ -58,7 +58,7 @@ func TestBandwidthChainAppliesTheSlowest(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
 			c := Chain{}.With(NewBucket(tt.conn, 0)).With(NewBucket(tt.user, 0)).With(NewBucket(tt.listener, 0))
-			within(t, "read", measure(t, NewReader(zeros{}, c, nil), 2*time.Second), tt.want, 0.15)
+			within(t, "read", measure(t, NewReader(zeros{}, c, nil, nil), 2*time.Second), tt.want, 0.15)
 		})
 	}
 }
@@ -76,7 +76,7 @@ func TestBandwidthIsFairAmongAUsersConnections(t *testing.T) {
 			defer wg.Done()
 			b := user.Get([]byte("bob"))
 			defer user.Put(b)
-			got[i] = measure(t, NewReader(zeros{}, Chain{}.With(b), nil), 2*time.Second)
+			got[i] = measure(t, NewReader(zeros{}, Chain{}.With(b), nil, nil), 2*time.Second)
 		}()
 	}
 	wg.Wait()
@@ -124,7 +124,7 @@ func TestUnlimitedKeepsTheRawConnection(t *testing.T) {
 	if WrapConn(a, ConnOptions{}) != a {
 		t.Error("WrapConn wrapped a connection to which nothing applies")
 	}
-	if NewReader(a, Chain{}, nil) != io.Reader(a) || NewWriter(a, Chain{}.With(nil), nil) != io.Writer(a) {
+	if NewReader(a, Chain{}, nil, nil) != io.Reader(a) || NewWriter(a, Chain{}.With(nil), nil, nil) != io.Writer(a) {
 		t.Error("an unlimited reader or writer was wrapped")
 	}
 	if (ConnOptions{Read: Chain{}.With(NewBucket(1, 0))}).Passthrough() {
@@ -263,8 +263,8 @@ func BenchmarkLimitedCopy(b *testing.B) {
 	c := Chain{}.With(NewBucket(1<<40, 0)).With(NewBucket(1<<40, 0))
 	buf := make([]byte, 32<<10)
 	b.SetBytes(int64(len(buf)))
-	r := NewReader(zeros{}, c, nil)
-	w := NewWriter(io.Discard, c, nil)
+	r := NewReader(zeros{}, c, nil, nil)
+	w := NewWriter(io.Discard, c, nil, nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		n, _ := r.Read(buf)

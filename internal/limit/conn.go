@@ -44,54 +44,67 @@ func (w *waiter) wait(d time.Duration) error {
 	}
 }
 
-// Reader limits reads from R to the chain's rate. Each Read reads at most
-// one chunk, then waits for it.
+// Reader limits reads from R to the chain's rate and charges them to a
+// meter. Each Read reads at most one chunk, then waits for it.
 type Reader struct {
 	R     io.Reader
 	chain Chain
+	m     Meter
 	w     waiter
 }
 
-// NewReader returns r limited by c, or r itself when c is unlimited.
-// done (may be nil) cuts a wait short: close it when the body's request
-// is abandoned.
-func NewReader(r io.Reader, c Chain, done <-chan struct{}) io.Reader {
-	if c.Unlimited() {
+// NewReader returns r limited by c and charged to m (may be nil), or r
+// itself when neither applies. done (may be nil) cuts a wait short: close
+// it when the body's request is abandoned.
+func NewReader(r io.Reader, c Chain, m Meter, done <-chan struct{}) io.Reader {
+	if c.Unlimited() && m == nil {
 		return r
 	}
-	return &Reader{R: r, chain: c, w: waiter{done: done}}
+	return &Reader{R: r, chain: c, m: m, w: waiter{done: done}}
 }
 
 func (r *Reader) Read(p []byte) (int, error) {
-	if k := r.chain.chunk(); len(p) > k {
-		p = p[:k]
+	if !r.chain.Unlimited() {
+		if k := r.chain.chunk(); len(p) > k {
+			p = p[:k]
+		}
 	}
 	n, err := r.R.Read(p)
 	if n > 0 {
-		if werr := r.w.wait(r.chain.reserve(n)); werr != nil {
-			return n, werr
+		if r.m != nil {
+			if merr := r.m.Charge(int64(n)); merr != nil {
+				return n, merr
+			}
+		}
+		if !r.chain.Unlimited() {
+			if werr := r.w.wait(r.chain.reserve(n)); werr != nil {
+				return n, werr
+			}
 		}
 	}
 	return n, err
 }
 
-// Writer limits writes to W to the chain's rate, chunk by chunk.
+// Writer limits writes to W to the chain's rate, chunk by chunk, and
+// charges them to a meter.
 type Writer struct {
 	W     io.Writer
 	chain Chain
+	m     Meter
 	w     waiter
 }
 
-// NewWriter returns w limited by c, or w itself when c is unlimited.
-func NewWriter(w io.Writer, c Chain, done <-chan struct{}) io.Writer {
-	if c.Unlimited() {
+// NewWriter returns w limited by c and charged to m (may be nil), or w
+// itself when neither applies.
+func NewWriter(w io.Writer, c Chain, m Meter, done <-chan struct{}) io.Writer {
+	if c.Unlimited() && m == nil {
 		return w
 	}
-	return &Writer{W: w, chain: c, w: waiter{done: done}}
+	return &Writer{W: w, chain: c, m: m, w: waiter{done: done}}
 }
 
 func (w *Writer) Write(p []byte) (int, error) {
-	return limitedWrite(w.W, p, w.chain, &w.w, nil)
+	return limitedWrite(w.W, p, w.chain, &w.w, w.m)
 }
 
 func limitedWrite(dst io.Writer, p []byte, c Chain, w *waiter, m Meter) (int, error) {
