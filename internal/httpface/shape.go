@@ -11,6 +11,20 @@ import (
 
 func nothing() {}
 
+// shapeOf is what g applies to the bytes of gr's exchange; ok is false
+// when nothing does (and there is nothing to give back).
+func shapeOf(g *gate.Gate, gr *gate.Request) (limit.ConnOptions, func(), bool) {
+	if len(g.Bandwidths) == 0 && (g.Quotas == nil || gr.User == nil) {
+		return limit.ConnOptions{}, nothing, false
+	}
+	o, put := g.Shape(gr)
+	if o.Passthrough() {
+		put()
+		return o, nothing, false
+	}
+	return o, put, true
+}
+
 // shapeBodies applies g's bandwidth limits and the user's quota meter to
 // the bytes this exchange moves on the client connection (request content
 // read, response written), and returns what undoes it once the exchange
@@ -18,12 +32,8 @@ func nothing() {}
 // request and response content are copied through buffers at the pace of
 // the slowest bucket, and a quota that runs out cuts the exchange.
 func (c *conn) shapeBodies(g *gate.Gate, gr *gate.Request) func() {
-	if len(g.Bandwidths) == 0 && (g.Quotas == nil || gr.User == nil) {
-		return nothing
-	}
-	o, put := g.Shape(gr)
-	if o.Passthrough() {
-		put()
+	o, put, ok := shapeOf(g, gr)
+	if !ok {
 		return nothing
 	}
 	src, dst := c.r.Source(), c.w.Dest()
@@ -46,12 +56,8 @@ func (c *conn) shapeBodies(g *gate.Gate, gr *gate.Request) func() {
 // connection is shared with other streams, so the stream is shaped, not
 // the connection).
 func (x *h2exchange) shapeBodies(g *gate.Gate, gr *gate.Request) func() {
-	if len(g.Bandwidths) == 0 && (g.Quotas == nil || gr.User == nil) {
-		return nothing
-	}
-	o, put := g.Shape(gr)
-	if o.Passthrough() {
-		put()
+	o, put, ok := shapeOf(g, gr)
+	if !ok {
 		return nothing
 	}
 	done := x.r.Context().Done()
