@@ -77,7 +77,7 @@ func (s *Server) serveH2Conn(c net.Conn, done func(), up *h2cUpgrade) {
 		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client, protoH2) }),
 	}
 	up.apply(ctx, opts)
-	s.h2.ServeConn(c, opts)
+	s.h2.ServeConn(cork(c), opts)
 }
 
 // h2req is one HTTP/2 request's storage, pooled.
