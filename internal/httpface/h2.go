@@ -512,6 +512,9 @@ func (x *h2exchange) relay(oc *http1.ClientConn, fr http1.Framing, outcome *upst
 	}
 	x.writeHead(h)
 	q.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
+	if x.fill != nil && x.relayFill(oc, fr, outcome) { // h2cache.go
+		return
+	}
 	flusher, _ := x.w.(http.Flusher)
 	for {
 		chunk, err := q.rb.Next()

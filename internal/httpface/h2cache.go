@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/cache"
+	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
+	"github.com/janus-proxy/janus/internal/upstream"
 )
 
 // h2cache is the cache's part of an HTTP/2 or HTTP/3 exchange.
@@ -139,4 +141,40 @@ func (f h2flusher) Write(p []byte) (int, error) {
 		fl.Flush()
 	}
 	return n, err
+}
+
+// relayFill relays the content of a response this stream leads a fill
+// for (see fillCopy). It reports true when the fill's goroutine took oc
+// over and the stream was answered; otherwise relay goes on from q.rb as
+// without a cache, the fill being done.
+func (x *h2exchange) relayFill(oc *http1.ClientConn, fr http1.Framing, outcome *upstream.Outcome) bool {
+	f, q := x.fill, x.q
+	x.fill = nil
+	if bodyComplete(oc, &q.rb, fr) {
+		storeBuffered(f, &q.rb)
+		return false
+	}
+	src := newH1Source(x.s, oc, fr, originKeepAlive(&q.resp))
+	fc := startFill(f, src, &q.cache.cres)
+	n, back, err := fc.lead(&q.cache.cres, h2flusher{x.w})
+	if back {
+		q.rb = src.body // the relay goes on from where the copy stopped
+		return false
+	}
+	x.down = n
+	switch {
+	case errors.Is(err, cache.ErrAborted):
+		// A body cut by the origin is cut for the client too.
+		x.err = "relaying response: " + err.Error()
+		panic(http.ErrAbortHandler)
+	case err != nil:
+		x.err = "client went away: " + err.Error()
+		outcome.Abandoned = true
+	default:
+		for i := 0; i < src.body.Trailer.Len(); i++ {
+			name, value := src.body.Trailer.Field(i)
+			x.w.Header().Add(http.TrailerPrefix+string(name), string(value))
+		}
+	}
+	return true
 }
