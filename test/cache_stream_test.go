@@ -99,6 +99,20 @@ func onlyIfCached(t *testing.T, base, path string) (*http.Response, []byte) {
 	return resp, b
 }
 
+// startStreamCache starts a script origin and Janus in front of it with a
+// 64 MiB memory tier and extra in the cache section (a %q in it becomes a
+// temporary directory); it returns the origin and the reverse face's URL.
+func startStreamCache(t *testing.T, extra string) (*scriptOrigin, string) {
+	t.Helper()
+	o := newScriptOrigin(t)
+	if strings.Contains(extra, "%q") {
+		extra = fmt.Sprintf(extra, t.TempDir())
+	}
+	cfg := strings.Replace(cacheConfig(o, extra), "memory: 16MiB", "memory: 64MiB", 1)
+	j := janustest.Start(t, cfg, nil)
+	return o, "http://" + j.Addr(t, "web")
+}
+
 // TestCacheSlowLeaderDoesNotSlowTheStore pins issue 4's "a slow client
 // does not slow the store": the client that leads a fill reads at about
 // 100 KiB/s an 8 MiB object the origin serves at once, and the object is
@@ -117,61 +131,9 @@ func TestCacheSlowLeaderDoesNotSlowTheStore(t *testing.T) {
 	} {
 		t.Run(c.desc, func(t *testing.T) {
 			checkLeaks(t)
-			o := newScriptOrigin(t)
+			o, web := startStreamCache(t, c.cache)
 			o.handle("/big", serveStream(size, 0, c.chunked))
-			extra := c.cache
-			if strings.Contains(extra, "%q") {
-				extra = fmt.Sprintf(extra, t.TempDir())
-			}
-			cfg := strings.Replace(cacheConfig(o, extra), "memory: 16MiB", "memory: 64MiB", 1)
-			j := janustest.Start(t, cfg, nil)
-			web := "http://" + j.Addr(t, "web")
-
-			resp, err := slowClient(t).Get(web + "/big")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			if got := resp.Header.Get("Cache-Status"); !strings.Contains(got, "stored") {
-				t.Errorf("leader's Cache-Status %q, want stored", got)
-			}
-			start := time.Now()
-			var led []byte
-			stored := false
-			for !stored && time.Since(start) < 10*time.Second {
-				b, err := slowRead(resp.Body, 100<<10, 250*time.Millisecond)
-				led = append(led, b...)
-				if err != nil {
-					t.Fatalf("leader: %v after %d bytes", err, len(led))
-				}
-				r, body := onlyIfCached(t, web, "/big")
-				if r.StatusCode == 200 {
-					stored = true
-					if cs := r.Header.Get("Cache-Status"); !strings.Contains(cs, "hit") {
-						t.Errorf("second client's Cache-Status %q, want a hit", cs)
-					}
-					if !bytes.Equal(body, streamPattern(0, size)) {
-						t.Errorf("second client got %d bytes, not the object", len(body))
-					}
-				}
-			}
-			if !stored {
-				t.Fatalf("not stored after %v while the leader read %d bytes", time.Since(start), len(led))
-			}
-			if len(led) > size/4 {
-				t.Errorf("the leader had read %d of %d bytes before the object was stored", len(led), size)
-			}
-			t.Logf("stored after %v; the leader had read %d KiB", time.Since(start).Round(time.Millisecond), len(led)>>10)
-			rest, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatalf("leader: %v", err)
-			}
-			if !bytes.Equal(append(led, rest...), streamPattern(0, size)) {
-				t.Errorf("leader got %d bytes, not the object", len(led)+len(rest))
-			}
-			if n := o.count("/big"); n != 1 {
-				t.Errorf("origin saw %d requests, want 1", n)
-			}
+			slowLeaderStores(t, web, o, size)
 		})
 	}
 }
@@ -187,15 +149,8 @@ func TestCacheUpstreamCutUnderSlowLeaderCutsItAndStoresNothing(t *testing.T) {
 	} {
 		t.Run(c.desc, func(t *testing.T) {
 			checkLeaks(t)
-			o := newScriptOrigin(t)
+			o, web := startStreamCache(t, c.cache)
 			o.handle("/cut", serveStream(size, cut, false))
-			extra := c.cache
-			if strings.Contains(extra, "%q") {
-				extra = fmt.Sprintf(extra, t.TempDir())
-			}
-			cfg := strings.Replace(cacheConfig(o, extra), "memory: 16MiB", "memory: 64MiB", 1)
-			j := janustest.Start(t, cfg, nil)
-			web := "http://" + j.Addr(t, "web")
 
 			resp, err := slowClient(t).Get(web + "/cut")
 			if err != nil {
@@ -275,4 +230,67 @@ func TestCacheLeaderGetsWholeObjectTooLargeToStore(t *testing.T) {
 		}
 	}
 	wantOrigin(t, e, "/huge", 2)
+}
+
+// slowLeaderStores has a slow client lead the fill of o's /big (size
+// pattern bytes) through base, and checks that the object is stored long
+// before that client is done, then that the client gets all of it.
+func slowLeaderStores(t *testing.T, base string, o *scriptOrigin, size int) {
+	t.Helper()
+	web := base
+	resp, err := slowClient(t).Get(web + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if got := resp.Header.Get("Cache-Status"); !strings.Contains(got, "stored") {
+		t.Errorf("leader's Cache-Status %q, want stored", got)
+	}
+	start := time.Now()
+	var led []byte
+	stored := false
+	for !stored && time.Since(start) < 10*time.Second {
+		b, err := slowRead(resp.Body, 100<<10, 250*time.Millisecond)
+		led = append(led, b...)
+		if err != nil {
+			t.Fatalf("leader: %v after %d bytes", err, len(led))
+		}
+		r, body := onlyIfCached(t, web, "/big")
+		if r.StatusCode == 200 {
+			stored = true
+			if cs := r.Header.Get("Cache-Status"); !strings.Contains(cs, "hit") {
+				t.Errorf("second client's Cache-Status %q, want a hit", cs)
+			}
+			if !bytes.Equal(body, streamPattern(0, size)) {
+				t.Errorf("second client got %d bytes, not the object", len(body))
+			}
+		}
+	}
+	if !stored {
+		t.Fatalf("not stored after %v while the leader read %d bytes", time.Since(start), len(led))
+	}
+	if len(led) > size/4 {
+		t.Errorf("the leader had read %d of %d bytes before the object was stored", len(led), size)
+	}
+	t.Logf("stored after %v; the leader had read %d KiB", time.Since(start).Round(time.Millisecond), len(led)>>10)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("leader: %v", err)
+	}
+	if !bytes.Equal(append(led, rest...), streamPattern(0, size)) {
+		t.Errorf("leader got %d bytes, not the object", len(led)+len(rest))
+	}
+	if n := o.count("/big"); n != 1 {
+		t.Errorf("origin saw %d requests, want 1", n)
+	}
+}
+
+// TestCacheSlowLeaderDoesNotSlowTheStoreFromAnH2cUpstream is the same
+// through the standard transport (an h2c upstream).
+func TestCacheSlowLeaderDoesNotSlowTheStoreFromAnH2cUpstream(t *testing.T) {
+	checkLeaks(t)
+	const size = 8 << 20
+	e := startH2Cache(t, "h2c", "  memory_max_object: 16MiB\n")
+	e.o.handle("/big", serveStream(size, 0, false))
+	slowLeaderStores(t, e.web, e.o, size)
 }

@@ -6,17 +6,25 @@ import (
 	"testing"
 )
 
-// TestFollowReadsWhatTheFillStoresAsItArrives pins Fill.Follow: the
-// leader's Result reads the object another goroutine writes, to the end.
-func TestFollowReadsWhatTheFillStoresAsItArrives(t *testing.T) {
-	c := newCache(t, Options{})
+// following starts a fill of http://example.com/f on c and makes its
+// leader's Result follow it.
+func following(t *testing.T, c *Cache) (*Result, *Fill) {
+	t.Helper()
 	res := lookup(c, newReq("GET", "http://example.com/f"), 0)
-	defer res.Close()
+	t.Cleanup(res.Close)
 	if res.Fill.Response(newResp(200, "Cache-Control: max-age=60"), ResponseTimes{at(0), at(0)}, res) != Store {
 		t.Fatal("not stored")
 	}
 	f := res.Fill
 	f.Follow(res)
+	return res, f
+}
+
+// TestFollowReadsWhatTheFillStoresAsItArrives pins Fill.Follow: the
+// leader's Result reads the object another goroutine writes, to the end.
+func TestFollowReadsWhatTheFillStoresAsItArrives(t *testing.T) {
+	c := newCache(t, Options{})
+	res, f := following(t, c)
 	go func() {
 		for i := range 100 {
 			_, _ = f.Write([]byte(strings.Repeat(string(rune('a'+i%26)), 1000)))
@@ -44,14 +52,7 @@ func TestFollowDrainsStoredContentBeforeAnAbort(t *testing.T) {
 		{desc: "outgrew-memory", end: func(f *Fill) { _, _ = f.Write(make([]byte, 2000)) }},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			c := newCache(t, Options{MemoryBytes: 16 << 10, MemoryMaxObject: 1500})
-			res := lookup(c, newReq("GET", "http://example.com/f"), 0)
-			defer res.Close()
-			if res.Fill.Response(newResp(200, "Cache-Control: max-age=60"), ResponseTimes{at(0), at(0)}, res) != Store {
-				t.Fatal("not stored")
-			}
-			f := res.Fill
-			f.Follow(res)
+			res, f := following(t, newCache(t, Options{MemoryBytes: 16 << 10, MemoryMaxObject: 1500}))
 			_, _ = f.Write([]byte("stored before"))
 			tc.end(f)
 			if f.Failed() == nil {

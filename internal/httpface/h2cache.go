@@ -13,8 +13,9 @@ import (
 
 // h2cache is the cache's part of an HTTP/2 or HTTP/3 exchange.
 type h2cache struct {
-	creq cache.Request
-	cres cache.Result
+	creq    cache.Request
+	cres    cache.Result
+	refresh *cache.Fill // a stale-while-revalidate refresh won by this request
 }
 
 // cacheLookup asks ch about an HTTP/2 or HTTP/3 request. It reports true
@@ -26,10 +27,23 @@ func (x *h2exchange) cacheLookup(ch *cache.Cache) bool {
 	ch.Lookup(x.r.Context(), &q.cache.creq, &q.cache.cres)
 	if q.cache.cres.Action == cache.Answer {
 		x.writeCached()
+		if f := q.cache.refresh; f != nil {
+			q.cache.refresh = nil
+			x.startRefresh(f)
+		}
 		return true
 	}
 	x.fill = q.cache.cres.Fill
 	return false
+}
+
+// startRefresh starts a background refresh (stale-while-revalidate) won
+// by this stream, through the route's upstream, as the HTTP/1.1 front does.
+func (x *h2exchange) startRefresh(f *cache.Fill) {
+	u := x.s.o.Upstreams[x.route.Upstream]
+	q := x.q
+	x.s.refreshReverse(f, u, &refreshFrom{client: x.client, req: &q.req, out: x.buildOutbound(),
+		tries: &q.tries, timeout: x.responseTimeout(u)})
 }
 
 // endFill abandons a fill no response reached.
@@ -105,10 +119,9 @@ func (x *h2exchange) writeCached() {
 	res := &x.q.cache.cres
 	defer res.Close()
 	if r := res.Refresh; r != nil {
-		// Background refreshes run from HTTP/1.1 requests only; a stale
-		// hit here leaves it to the next request after the window.
+		// Started once the stale response is sent (RFC 5861 §3).
 		res.Refresh = nil
-		r.Abort(nil)
+		x.q.cache.refresh = r
 	}
 	h := &res.Head
 	x.writeHead(h)
@@ -126,6 +139,10 @@ func (x *h2exchange) writeCached() {
 		x.err = "sending cached response: " + err.Error()
 		if errors.Is(err, cache.ErrAborted) {
 			res.Close()
+			if f := x.q.cache.refresh; f != nil {
+				x.q.cache.refresh = nil
+				f.Abort(nil)
+			}
 			panic(http.ErrAbortHandler)
 		}
 	}
