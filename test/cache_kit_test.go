@@ -30,9 +30,16 @@ type scriptOrigin struct {
 
 func newScriptOrigin(t *testing.T) *scriptOrigin {
 	t.Helper()
+	return newScriptOriginWith(t, (*httptest.Server).Start)
+}
+
+// newScriptOriginWith is newScriptOrigin with the server started by start
+// (StartTLS, or Start after wrapping its handler).
+func newScriptOriginWith(t *testing.T, start func(*httptest.Server)) *scriptOrigin {
+	t.Helper()
 	o := &scriptOrigin{scripts: map[string]func(http.ResponseWriter, *http.Request, int){},
 		counts: map[string]int{}, last: map[string]http.Header{}}
-	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	o.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.total.Add(1)
 		o.mu.Lock()
 		o.counts[r.URL.Path]++
@@ -46,6 +53,7 @@ func newScriptOrigin(t *testing.T) *scriptOrigin {
 		}
 		fn(w, r, n)
 	}))
+	start(o.Server)
 	t.Cleanup(o.Close)
 	return o
 }
@@ -86,7 +94,9 @@ func (o *scriptOrigin) lastHeader(path string) http.Header {
 	return o.last[path]
 }
 
-func (o *scriptOrigin) hostPort() string { return strings.TrimPrefix(o.URL, "http://") }
+func (o *scriptOrigin) hostPort() string {
+	return strings.TrimPrefix(strings.TrimPrefix(o.URL, "http://"), "https://")
+}
 
 // cacheConfig serves origin o through a caching reverse route on "web"
 // and a caching forward face on "fwd"; extra goes into the cache section.

@@ -11,11 +11,14 @@
 //	         (stale-while-revalidate) the face runs or Aborts.
 //	Forward: go upstream. With res.Fill set this request leads a fill:
 //	         Fill.Prepare(out) adds the stored validators to the outbound
-//	         request; Fill.Response(head, times, &res) says Store (relay,
-//	         copy the content into the Fill, Commit or Abort), Pass (relay,
-//	         nothing stored) or Replace (res is now an Answer: a 304
-//	         refreshed the stored response, or stale-if-error applies);
-//	         Fill.Fail on no response may also turn res into an Answer.
+//	         request; Fill.Response(head, times, &res) says Store (copy
+//	         the content into the Fill, then Commit or Abort; with
+//	         Fill.Follow(&res) the client reads it back from the cache at
+//	         its own pace while another goroutine copies, and Fill.Failed
+//	         says when storing gave up), Pass (relay, nothing stored) or
+//	         Replace (res is now an Answer: a 304 refreshed the stored
+//	         response, or stale-if-error applies); Fill.Fail on no
+//	         response may also turn res into an Answer.
 //	After an unsafe request: c.Invalidate(req, tls, resp) (§4.4).
 //
 // Entries are indexed by a primary key (method class and effective URI,

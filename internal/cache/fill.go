@@ -126,7 +126,7 @@ func (f *Fill) Response(resp *httpmsg.ResponseHead, t ResponseTimes, res *Result
 	e.hash = c.entryHash(e.key, e.vary)
 	e.meta.Store(newMeta(resp, t, c.o.Heuristic, declared))
 	f.ent, f.declLen = e, declared
-	f.obj = &object{memMax: c.memMax, refs: 1} // the writer's reference
+	f.obj = &object{memMax: c.memMax, max: c.o.Store.MaxObject, refs: 1} // the writer's reference
 	if c.disk != nil {
 		f.obj.spill = func() (*os.File, error) {
 			tf, err := c.disk.tempFile()
@@ -210,6 +210,31 @@ func (f *Fill) Fail(err error, now time.Time, res *Result) bool {
 	f.finish()
 	return false
 }
+
+// Follow makes res read the content this fill stores, as it is stored,
+// the way a collapsed follower reads it: the leader's client then takes
+// the content at its own pace while another goroutine copies the upstream
+// into the Fill (Write, then Commit or Abort), so a slow client does not
+// slow the store. Call it after Response returned Store, before handing
+// the Fill over. res.WriteBody then returns what was stored and, when the
+// fill is abandoned, every byte stored before that and then an error
+// wrapping ErrAborted (see Failed for why); res.Close releases it.
+func (f *Fill) Follow(res *Result) {
+	res.Close()
+	if f.obj == nil {
+		return
+	}
+	f.obj.acquire()
+	res.body = bodySource{obj: f.obj, n: -1, readerRef: true, drain: true}
+}
+
+// Failed returns why the fill stopped storing (the object outgrew the
+// tiers, a disk write failed, Commit found the content inconsistent, or
+// the error given to Abort), nil while storing goes on or once committed.
+// When Write or Commit failed with the upstream fine, a leader reading
+// through Follow may go on from the upstream itself: it has been given
+// exactly the content stored so far.
+func (f *Fill) Failed() error { return f.failed }
 
 // Write stores content. It never fails: if the object cannot be stored
 // (too large, disk error) the fill is abandoned quietly, followers see an

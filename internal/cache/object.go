@@ -28,6 +28,7 @@ type object struct {
 	wake   chan struct{} // closed on progress when someone waits
 	refs   int           // the writer and readers; the file closes at 0
 	memMax int64
+	max    int64                    // the largest object stored, on any tier; 0: no limit
 	spill  func() (*os.File, error) // nil: no disk; the object cannot outgrow memMax
 }
 
@@ -38,6 +39,10 @@ func (o *object) write(p []byte) error {
 	defer o.mu.Unlock()
 	if o.done || o.err != nil {
 		return o.err
+	}
+	if o.max > 0 && o.n+int64(len(p)) > o.max {
+		// Content of unknown length can outgrow what a tier stores.
+		return fmt.Errorf("cache: object over %d bytes", o.max)
 	}
 	if o.file == nil && o.n+int64(len(p)) > o.memMax {
 		if o.spill == nil {
@@ -108,12 +113,14 @@ func (o *object) acquire() {
 
 // readAt copies stored bytes at off into p, waiting while none are there
 // yet. It returns io.EOF at the end of a complete object and ErrAborted
-// for an aborted one.
-func (o *object) readAt(p []byte, off int64) (int, error) {
+// for an aborted one: at once, or, with drain, once the bytes stored
+// before the abort are read (the fill's leader relays all the upstream
+// sent, as a proxy without a cache would).
+func (o *object) readAt(p []byte, off int64, drain bool) (int, error) {
 	for {
 		o.mu.Lock()
 		n, done, err, file, mem := o.n, o.done, o.err, o.file, o.mem
-		if err != nil {
+		if err != nil && !(drain && off < n) {
 			o.mu.Unlock()
 			return 0, fmt.Errorf("%w: %w", ErrAborted, err)
 		}

@@ -17,6 +17,7 @@ type bodySource struct {
 	obj       *object  // being filled
 	off, n    int64    // the part to send; n < 0: to the end (object being filled)
 	readerRef bool
+	drain     bool // the fill's leader: read what was stored before an abort
 }
 
 var (
@@ -231,7 +232,7 @@ func (r *Result) WriteBody(w io.Writer) (int64, error) {
 		defer copyBufs.Put(bp)
 		var total int64
 		for {
-			n, err := s.obj.readAt(*bp, s.off+total)
+			n, err := s.obj.readAt(*bp, s.off+total, s.drain)
 			if n > 0 {
 				if _, werr := w.Write((*bp)[:n]); werr != nil {
 					return total, werr

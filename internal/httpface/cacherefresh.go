@@ -18,54 +18,80 @@ import (
 const maxRefreshes = 8
 
 // refresh is one background revalidation: the request a client's stale
-// hit won, sent through the same pools as the client's own would be.
+// hit won, sent through the same pools as the client's own would be. The
+// HTTP/1.1, HTTP/2 and HTTP/3 fronts start it alike (refreshFrom).
 type refresh struct {
 	s       *Server
 	fill    *cache.Fill
 	out     httpmsg.RequestHead
 	resp    httpmsg.ResponseHead
 	res     cache.Result
-	body    http1.Body
 	key     []byte
 	host    *upstream.Host // the reverse face's target; nil on the forward face
+	std     *Upstream      // a round-tripper upstream (stdupstream.go); nil for the http1 engine
 	timeout time.Duration
+	sent    time.Time // when the request went (RFC 9111 §4.2.3)
 	dial    func(r *refresh) (*http1.ClientConn, error)
 }
 
+// refreshFrom is what a refresh takes from the request that won it.
+type refreshFrom struct {
+	client  netip.AddrPort
+	req     *httpmsg.RequestHead // the client's request, for the balancer
+	out     *httpmsg.RequestHead // the outbound request built for it
+	tries   *tries               // the request's tries, to pick a target
+	timeout time.Duration        // the response timeout
+}
+
 // newRefresh takes a refresh slot for f and copies the outbound request
-// just built into it; nil (f aborted) when all slots are busy.
-func (c *conn) newRefresh(f *cache.Fill) *refresh {
-	s := c.s
+// built for the client's request into it; nil (f aborted) when all slots
+// are busy.
+func (s *Server) newRefresh(f *cache.Fill, from *refreshFrom) *refresh {
 	if s.refreshing.Add(1) > maxRefreshes {
 		s.refreshing.Add(-1)
 		f.Abort(nil)
 		return nil
 	}
-	r := &refresh{s: s, fill: f, timeout: c.responseTimeout()}
-	r.out.CopyFrom(&c.m.out)
+	r := &refresh{s: s, fill: f, timeout: from.timeout}
+	r.out.CopyFrom(from.out)
 	return r
+}
+
+// refreshReverse starts a refresh to a target of u for an HTTP/1.1
+// request, whose outbound copy was just built.
+func (c *conn) refreshReverse(f *cache.Fill, u *Upstream) {
+	if rt := c.x.route; rt != nil {
+		applyAuthCopy(&c.m.out.Header, rt.ForwardAuth, c.x.authCopy)
+	}
+	c.s.refreshReverse(f, u, &refreshFrom{client: c.client, req: &c.m.req, out: &c.m.out,
+		tries: &c.m.tries, timeout: c.responseTimeout()})
 }
 
 // refreshReverse starts a refresh to a target of u, chosen as for a
 // request of the client's.
-func (c *conn) refreshReverse(f *cache.Fill, u *Upstream) {
+func (s *Server) refreshReverse(f *cache.Fill, u *Upstream, from *refreshFrom) {
 	if u.ProxyProtocol != 0 {
 		// The target expects a PROXY header naming a client: there is
 		// none to name.
 		f.Abort(nil)
 		return
 	}
-	t := &c.m.tries
-	req := upstream.Request{ClientIP: c.client.Addr(), URI: c.m.req.Path, Header: &c.m.req.Header}
+	t := from.tries
+	req := upstream.Request{ClientIP: from.client.Addr(), URI: from.req.Path, Header: &from.req.Header}
 	if err := t.start(u, req, true); err != nil {
 		f.Abort(err)
 		return
 	}
-	r := c.newRefresh(f)
+	r := s.newRefresh(f, from)
 	if r == nil {
 		return
 	}
 	r.host = t.host
+	if u.Transport != nil {
+		r.std = u
+		go r.run()
+		return
+	}
 	r.key = poolKey(nil, t.host, u, netip.AddrPort{})
 	r.dial = func(r *refresh) (*http1.ClientConn, error) {
 		if oc := r.s.pool.Get(r.key); oc != nil {
@@ -84,7 +110,7 @@ func (c *conn) refreshReverse(f *cache.Fill, u *Upstream) {
 // refreshForward starts a refresh to the origin the client named, with
 // the same policy checks as the client's request.
 func (c *conn) refreshForward(f *cache.Fill, gr *gate.Request) {
-	r := c.newRefresh(f)
+	r := c.s.newRefresh(f, &refreshFrom{out: &c.m.out, timeout: c.responseTimeout()})
 	if r == nil {
 		return
 	}
@@ -112,8 +138,7 @@ func (c *conn) refreshForward(f *cache.Fill, gr *gate.Request) {
 // run sends the refresh and stores what comes back (one goroutine per
 // refresh, at most maxRefreshes).
 func (r *refresh) run() {
-	s := r.s
-	defer s.refreshing.Add(-1)
+	defer r.s.refreshing.Add(-1)
 	defer r.fill.Abort(nil)
 	defer r.res.Close()
 	out := upstream.Outcome{}
@@ -125,15 +150,47 @@ func (r *refresh) run() {
 			r.host.End(out)
 		}()
 	}
+	r.fill.Prepare(&r.out)
+	var src fillSource
+	if r.std != nil {
+		src = r.sendStd(&out)
+	} else {
+		src = r.send(&out)
+	}
+	if src == nil {
+		return // the fill has failed
+	}
+	out.Status = r.resp.Status
+	if r.fill.Response(&r.resp, cache.ResponseTimes{Request: r.sent, Response: time.Now()}, &r.res) == cache.Store {
+		fc := &fillCopy{src: src, fill: r.fill, end: make(chan struct{}), leaderGone: true}
+		fc.run()
+		return
+	}
+	// Not stored: the content is read (and dropped) so that the
+	// connection can serve again.
+	for {
+		chunk, err := src.next()
+		if err != nil {
+			src.release(err == io.EOF)
+			return
+		}
+		src.consume(len(chunk))
+	}
+}
+
+// send sends the refresh on an http1 engine connection and reads the
+// response head into r.resp; nil when no response came (reported to the
+// fill).
+func (r *refresh) send(out *upstream.Outcome) fillSource {
+	s := r.s
 	oc, err := r.dial(r)
 	if err != nil {
 		out.ConnectFailed = true
 		r.fill.Fail(err, time.Now(), &r.res)
-		return
+		return nil
 	}
-	r.fill.Prepare(&r.out)
 	_ = oc.Conn.SetDeadline(time.Now().Add(r.timeout))
-	sent := time.Now()
+	r.sent = time.Now()
 	oc.W.WriteRequestHead(&r.out)
 	var fr http1.Framing
 	if err = oc.W.Flush(); err == nil {
@@ -146,37 +203,33 @@ func (r *refresh) run() {
 	if err != nil {
 		oc.Close()
 		r.fill.Fail(err, time.Now(), &r.res)
-		return
+		return nil
 	}
-	out.Status = r.resp.Status
-	outcome := r.fill.Response(&r.resp, cache.ResponseTimes{Request: sent, Response: time.Now()}, &r.res)
-	var w io.Writer = io.Discard
-	if outcome == cache.Store {
-		w = r.fill
+	return newH1Source(s, oc, fr, originKeepAlive(&r.resp))
+}
+
+// sendStd sends the refresh through a round-tripper upstream.
+func (r *refresh) sendStd(out *upstream.Outcome) fillSource {
+	s := r.s
+	var try stdTry
+	defer try.stop()
+	ctx := try.begin(s.ctx)
+	req, err := stdRequest(ctx, r.std, r.host, &r.out, nil, 0)
+	if err != nil {
+		r.fill.Fail(err, time.Now(), &r.res)
+		return nil
 	}
-	r.body.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
-	for {
-		_ = oc.Conn.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
-		chunk, cerr := r.body.Next()
-		if cerr != nil {
-			if cerr != io.EOF {
-				err = cerr
-			}
-			break
-		}
-		_, _ = w.Write(chunk)
-		r.body.Consume(len(chunk))
+	timer := time.AfterFunc(r.timeout, try.cancel)
+	r.sent = time.Now()
+	resp, err := r.std.Transport.RoundTrip(req)
+	timer.Stop()
+	if resp, err = discardLate(ctx, resp, err); err != nil {
+		out.ConnectFailed = isConnectFailure(err)
+		r.fill.Fail(err, time.Now(), &r.res)
+		return nil
 	}
-	if outcome == cache.Store {
-		if err == nil && r.body.Done() {
-			_ = r.fill.Commit()
-		} else {
-			r.fill.Abort(err)
-		}
-	}
-	if err == nil && r.body.Done() && fr.Kind != http1.CloseBody && originKeepAlive(&r.resp) {
-		s.pool.Put(oc)
-	} else {
-		oc.Close()
-	}
+	stdResponseHead(&r.resp, resp)
+	src := newStdSource(resp, try.cancel, s.o.IdleTimeout)
+	try.cancel = nil
+	return src
 }

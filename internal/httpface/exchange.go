@@ -142,8 +142,11 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) exchanged {
 	c.x.status = c.m.resp.Status
 	chunkedOut := c.writeResponseHead(fr)
 	c.m.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
-	relayErr := c.relayBody(oc, fr, chunkedOut)
-	c.x.down = c.m.rb.Count()
+	detached, relayErr := c.relayFill(oc, fr, chunkedOut, &snd) // cachefill.go
+	if !detached {
+		relayErr = c.relayBody(oc, fr, chunkedOut)
+		c.x.down = c.m.rb.Count()
+	}
 	if c.x.cache != nil {
 		c.finishFill(relayErr)
 		c.invalidate()
@@ -163,9 +166,11 @@ func (c *conn) roundTrip(oc *http1.ClientConn, p *plan) exchanged {
 
 	reuse := relayErr == nil && snd.done && snd.err == nil && c.m.rb.Done() && fr.Kind != http1.CloseBody &&
 		originKeepAlive(&c.m.resp)
-	if reuse {
+	switch {
+	case detached: // the fill's goroutine pools or closes oc
+	case reuse:
 		s.pool.Put(oc)
-	} else {
+	default:
 		oc.Close()
 	}
 	if relayErr != nil {

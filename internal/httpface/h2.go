@@ -317,7 +317,7 @@ func (x *h2exchange) proxy() {
 		x.err = "stream reset by the client"
 		return
 	}
-	if ch := s.cacheFor(x.route); ch != nil && u.Transport == nil && !x.ws {
+	if ch := s.cacheFor(x.route); ch != nil && !x.ws {
 		if x.cacheLookup(ch) {
 			return
 		}
@@ -399,24 +399,8 @@ func (x *h2exchange) exchange(t *tries, oc *http1.ClientConn) (next bool) {
 		outcome.Latency = time.Since(began)
 		host.End(outcome)
 	}()
-	out := &q.out
-	out.Reset()
-	out.Method = out.Store(q.req.Method)
-	out.Form = httpmsg.OriginForm
-	q.tgt = x.route.Target(q.tgt[:0], q.req.Path, &q.params)
-	out.Path = out.Store(q.tgt)
-	out.Version = httpmsg.HTTP11
+	out := x.buildOutbound() // h2out.go
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
-	for i := 0; i < q.req.Header.Len(); i++ {
-		name, value := q.req.Header.Field(i)
-		if httpmsg.EqualFold(name, "Content-Length") || httpmsg.EqualFold(name, "Transfer-Encoding") {
-			continue
-		}
-		out.Header.Add(name, value)
-	}
-	s.o.Forwarding.Apply(&out.Header, &reverse.Inbound{Peer: x.client.Addr(), Scheme: s.scheme, Host: q.req.Header.Get("Host")})
-	x.route.Request.Apply(&out.Header)
-	applyAuthCopy(&out.Header, x.route.ForwardAuth, x.authCopy)
 	switch {
 	case !hasBody:
 	case r.ContentLength > 0:
@@ -513,6 +497,9 @@ func (x *h2exchange) relay(oc *http1.ClientConn, fr http1.Framing, outcome *upst
 	}
 	x.writeHead(h)
 	q.rb.Reset(&oc.R, fr, 502, s.o.MaxHeaderBytes)
+	if x.fill != nil && x.relayFill(oc, fr, outcome) { // h2cache.go
+		return
+	}
 	flusher, _ := x.w.(http.Flusher)
 	for {
 		chunk, err := q.rb.Next()

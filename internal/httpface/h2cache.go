@@ -6,13 +6,16 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/cache"
+	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
+	"github.com/janus-proxy/janus/internal/upstream"
 )
 
 // h2cache is the cache's part of an HTTP/2 or HTTP/3 exchange.
 type h2cache struct {
-	creq cache.Request
-	cres cache.Result
+	creq    cache.Request
+	cres    cache.Result
+	refresh *cache.Fill // a stale-while-revalidate refresh won by this request
 }
 
 // cacheLookup asks ch about an HTTP/2 or HTTP/3 request. It reports true
@@ -24,10 +27,23 @@ func (x *h2exchange) cacheLookup(ch *cache.Cache) bool {
 	ch.Lookup(x.r.Context(), &q.cache.creq, &q.cache.cres)
 	if q.cache.cres.Action == cache.Answer {
 		x.writeCached()
+		if f := q.cache.refresh; f != nil {
+			q.cache.refresh = nil
+			x.startRefresh(f)
+		}
 		return true
 	}
 	x.fill = q.cache.cres.Fill
 	return false
+}
+
+// startRefresh starts a background refresh (stale-while-revalidate) won
+// by this stream, through the route's upstream, as the HTTP/1.1 front does.
+func (x *h2exchange) startRefresh(f *cache.Fill) {
+	u := x.s.o.Upstreams[x.route.Upstream]
+	q := x.q
+	x.s.refreshReverse(f, u, &refreshFrom{client: x.client, req: &q.req, out: x.buildOutbound(),
+		tries: &q.tries, timeout: x.responseTimeout(u)})
 }
 
 // endFill abandons a fill no response reached.
@@ -103,10 +119,9 @@ func (x *h2exchange) writeCached() {
 	res := &x.q.cache.cres
 	defer res.Close()
 	if r := res.Refresh; r != nil {
-		// Background refreshes run from HTTP/1.1 requests only; a stale
-		// hit here leaves it to the next request after the window.
+		// Started once the stale response is sent (RFC 5861 §3).
 		res.Refresh = nil
-		r.Abort(nil)
+		x.q.cache.refresh = r
 	}
 	h := &res.Head
 	x.writeHead(h)
@@ -124,6 +139,10 @@ func (x *h2exchange) writeCached() {
 		x.err = "sending cached response: " + err.Error()
 		if errors.Is(err, cache.ErrAborted) {
 			res.Close()
+			if f := x.q.cache.refresh; f != nil {
+				x.q.cache.refresh = nil
+				f.Abort(nil)
+			}
 			panic(http.ErrAbortHandler)
 		}
 	}
@@ -139,4 +158,40 @@ func (f h2flusher) Write(p []byte) (int, error) {
 		fl.Flush()
 	}
 	return n, err
+}
+
+// relayFill relays the content of a response this stream leads a fill
+// for (see fillCopy). It reports true when the fill's goroutine took oc
+// over and the stream was answered; otherwise relay goes on from q.rb as
+// without a cache, the fill being done.
+func (x *h2exchange) relayFill(oc *http1.ClientConn, fr http1.Framing, outcome *upstream.Outcome) bool {
+	f, q := x.fill, x.q
+	x.fill = nil
+	if bodyComplete(oc, &q.rb, fr) {
+		storeBuffered(f, &q.rb)
+		return false
+	}
+	src := newH1Source(x.s, oc, fr, originKeepAlive(&q.resp))
+	fc := startFill(f, src, &q.cache.cres)
+	n, back, err := fc.lead(&q.cache.cres, h2flusher{x.w})
+	if back {
+		q.rb = src.body // the relay goes on from where the copy stopped
+		return false
+	}
+	x.down = n
+	switch {
+	case errors.Is(err, cache.ErrAborted):
+		// A body cut by the origin is cut for the client too.
+		x.err = "relaying response: " + err.Error()
+		panic(http.ErrAbortHandler)
+	case err != nil:
+		x.err = "client went away: " + err.Error()
+		outcome.Abandoned = true
+	default:
+		for i := 0; i < src.body.Trailer.Len(); i++ {
+			name, value := src.body.Trailer.Field(i)
+			x.w.Header().Add(http.TrailerPrefix+string(name), string(value))
+		}
+	}
+	return true
 }

@@ -223,7 +223,7 @@ func (c *conn) proxyRoute(f http1.Framing, rt *reverse.Route) bool {
 		return !c.x.closeConn
 	}
 	c.x.upstream = u
-	if ch := s.cacheFor(rt); ch != nil && u.Transport == nil {
+	if ch := s.cacheFor(rt); ch != nil {
 		if c.cacheLookup(ch) {
 			if r := c.m.refresh; r != nil {
 				c.m.refresh = nil

@@ -1,143 +1,16 @@
 package httpface
 
 import (
-	"cmp"
 	"context"
-	"crypto/tls"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
-	"sync"
 	"time"
-
-	"golang.org/x/net/http2"
 
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
-	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/upstream"
 )
-
-// Upstreams spoken to in HTTP/2 (h2c or over TLS) or in HTTP/1.1 over TLS
-// go through net/http's and x/net/http2's transports, which pool and
-// multiplex connections themselves; every connection they open is dialed
-// through the outbound dialer to exactly the address the pool picked.
-// Plain HTTP/1.1 upstreams keep the faster http1 engine.
-
-// UpstreamTransport is the round tripper of an upstream spoken to through
-// net/http or x/net/http2. It knows each target's host name, so that TLS
-// verifies the name configured rather than the address dialed.
-type UpstreamTransport struct {
-	rt    http.RoundTripper
-	names sync.Map // "ip:port" → the target's host name, for SNI
-}
-
-// CloseIdleConnections closes the transport's idle connections, when an
-// upstream is retired.
-func (t *UpstreamTransport) CloseIdleConnections() {
-	if ci, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
-}
-
-// RoundTrip sends req through the transport.
-func (t *UpstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.rt.RoundTrip(req)
-}
-
-// TransportOptions describe an upstream's round-tripper.
-type TransportOptions struct {
-	Protocol    string      // "h2c", "h2" or "http1"
-	TLS         *tls.Config // spoken to the targets; nil for plain TCP
-	MaxIdle     int         // idle connections kept per target (HTTP/1.1 over TLS); 0: 64
-	IdleTimeout time.Duration
-}
-
-// NewUpstreamTransport returns the transport for an upstream that speaks
-// HTTP/2 or HTTP/1.1 over TLS, or nil when the http1 engine serves it
-// (plain HTTP/1.1).
-func NewUpstreamTransport(o TransportOptions, d Dialer) *UpstreamTransport {
-	protocol, tlsCfg := o.Protocol, o.TLS
-	idle := cmp.Or(o.IdleTimeout, 90*time.Second)
-	t := &UpstreamTransport{}
-	dial := func(ctx context.Context, addr string) (net.Conn, error) {
-		ap, err := netip.ParseAddrPort(addr)
-		if err != nil {
-			return nil, fmt.Errorf("upstream address %q: %w", addr, err)
-		}
-		c, err := d.DialTCP(ctx, ap.Addr().String(), ap.Port(), nil)
-		if err != nil {
-			// Nothing was sent: any request may try another target.
-			return nil, &connectError{err}
-		}
-		return c, nil
-	}
-	dialTLS := func(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
-		if cfg.ServerName == "" {
-			cfg = cfg.Clone()
-			if name, ok := t.names.Load(addr); ok {
-				cfg.ServerName = name.(string)
-			} else if host, _, err := net.SplitHostPort(addr); err == nil {
-				cfg.ServerName = host
-			}
-		}
-		c, err := dial(ctx, addr)
-		if err != nil {
-			return nil, err
-		}
-		tc := tls.Client(c, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return nil, &connectError{fmt.Errorf("TLS to upstream %s: %w", addr, err)}
-		}
-		return tc, nil
-	}
-	switch {
-	case protocol == "h2c":
-		t.rt = &http2.Transport{
-			AllowHTTP: true,
-			DialTLSContext: func(ctx context.Context, _, addr string, _ *tls.Config) (net.Conn, error) {
-				return dial(ctx, addr)
-			},
-			ReadIdleTimeout: 30 * time.Second,
-			IdleConnTimeout: idle,
-		}
-	case protocol == "h2":
-		t.rt = &http2.Transport{
-			TLSClientConfig: withALPN(tlsCfg, "h2"),
-			DialTLSContext: func(ctx context.Context, _, addr string, cfg *tls.Config) (net.Conn, error) {
-				return dialTLS(ctx, addr, cfg)
-			},
-			ReadIdleTimeout: 30 * time.Second,
-			IdleConnTimeout: idle,
-		}
-	case tlsCfg != nil:
-		alpn := withALPN(tlsCfg, "http/1.1")
-		t.rt = &http.Transport{
-			DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-				return dialTLS(ctx, addr, alpn)
-			},
-			MaxIdleConnsPerHost: cmp.Or(o.MaxIdle, 64),
-			IdleConnTimeout:     idle,
-			DisableCompression:  true,
-		}
-	default:
-		return nil
-	}
-	return t
-}
-
-func withALPN(cfg *tls.Config, proto string) *tls.Config {
-	if cfg == nil {
-		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	cfg = cfg.Clone()
-	cfg.NextProtos = []string{proto}
-	return cfg
-}
 
 // stdRequest builds the request for a round tripper: the target's address
 // as the URL host (the transport dials it), the TLS name from the config or
@@ -178,18 +51,7 @@ func stdRequest(ctx context.Context, u *Upstream, host *upstream.Host, out *http
 func (x *h2exchange) exchangeStd(t *tries) {
 	s, q, r := x.s, x.q, x.r
 	u := t.u
-	out := &q.out
-	out.Reset()
-	out.Method = out.Store(q.req.Method)
-	q.tgt = x.route.Target(q.tgt[:0], q.req.Path, &q.params)
-	out.Path = out.Store(q.tgt)
-	for i := 0; i < q.req.Header.Len(); i++ {
-		name, value := q.req.Header.Field(i)
-		out.Header.Add(name, value)
-	}
-	s.o.Forwarding.Apply(&out.Header, &reverse.Inbound{Peer: x.client.Addr(), Scheme: s.scheme, Host: q.req.Header.Get("Host")})
-	x.route.Request.Apply(&out.Header)
-	applyAuthCopy(&out.Header, x.route.ForwardAuth, x.authCopy)
+	out := x.buildOutbound()
 	// gRPC needs TE: trailers end to end (RFC 9113 §8.2.2 allows it).
 	if r.Header.Get("TE") == "trailers" {
 		out.Header.SetBytes("Te", []byte("trailers"))
@@ -207,9 +69,16 @@ func (x *h2exchange) exchangeStd(t *tries) {
 	var host *upstream.Host
 	var try stdTry
 	defer try.stop()
+	// A fill outlives the stream that leads it: its followers and the
+	// store want the response even if this client goes away.
+	parent := r.Context()
+	if x.fill != nil {
+		parent = s.ctx
+		x.fill.Prepare(out)
+	}
 	for {
 		host = t.host
-		ctx := try.begin(r.Context())
+		ctx := try.begin(parent)
 		var rb io.Reader = body
 		if length == 0 {
 			rb = nil
@@ -222,6 +91,7 @@ func (x *h2exchange) exchangeStd(t *tries) {
 		req.Trailer = r.Trailer
 		host.Begin()
 		began = time.Now()
+		x.sent = began
 		timer := time.AfterFunc(x.responseTimeout(u), try.cancel)
 		resp, err = u.Transport.RoundTrip(req)
 		timer.Stop()
@@ -243,6 +113,9 @@ func (x *h2exchange) exchangeStd(t *tries) {
 					continue
 				}
 			}
+			if x.staleOnFailure(err) {
+				return
+			}
 			if ctx.Err() != nil {
 				x.plain(http.StatusGatewayTimeout, "upstream timed out")
 				return
@@ -257,27 +130,42 @@ func (x *h2exchange) exchangeStd(t *tries) {
 		}
 		break
 	}
-	defer resp.Body.Close()
+	stdResponseHead(&q.resp, resp)
+	if x.fillResponse() {
+		// The cache answers (a 304 refreshed what it holds, or a stale
+		// response stands in for a 5xx).
+		resp.Body.Close()
+		host.End(upstream.Outcome{Status: resp.StatusCode, Latency: time.Since(began)})
+		x.writeCached()
+		return
+	}
 	h := &q.rout
 	h.Reset()
 	h.Status = resp.StatusCode
-	for name, values := range resp.Header {
-		for _, v := range values {
-			h.Header.AddString(name, v)
-		}
-	}
-	h.Header.Del("Content-Length")
-	if resp.ContentLength >= 0 {
-		h.Header.AddString("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	h.Header.CopyFrom(&q.resp.Header)
+	if x.cache != nil {
+		x.addCacheStatus(&h.Header)
+		x.invalidate()
 	}
 	x.writeHead(h)
-	n, err := copyFlush(x.w, resp.Body)
+	var n int64
+	var err error
+	filled := x.fill != nil
+	if filled {
+		n, err = x.relayStdFill(resp, &try) // trailers included
+	} else {
+		n, err = copyFlush(x.w, resp.Body)
+		resp.Body.Close()
+	}
 	x.down = n
 	x.up = body.n.Load()
 	host.End(upstream.Outcome{Status: resp.StatusCode, Latency: time.Since(began)})
 	if err != nil {
 		x.err = "relaying response: " + err.Error()
 		panic(http.ErrAbortHandler)
+	}
+	if filled {
+		return
 	}
 	// Trailers are known once the body has ended (gRPC's status travels
 	// there); TrailerPrefix sends them without announcing them first.
@@ -341,6 +229,9 @@ func (c *conn) proxyStd(t *tries, f http1.Framing) {
 	host := t.host
 	var try stdTry
 	defer try.stop()
+	if c.x.fill != nil {
+		c.x.fill.Prepare(out)
+	}
 	for {
 		host = t.host
 		ctx := try.begin(s.ctx)
@@ -351,6 +242,7 @@ func (c *conn) proxyStd(t *tries, f http1.Framing) {
 		}
 		host.Begin()
 		began = time.Now()
+		c.x.sent = began
 		timer := time.AfterFunc(c.responseTimeout(), try.cancel)
 		resp, err = u.Transport.RoundTrip(req)
 		timer.Stop()
@@ -373,6 +265,9 @@ func (c *conn) proxyStd(t *tries, f http1.Framing) {
 			if !c.m.body.Done() {
 				c.x.closeConn = true
 			}
+			if c.staleOnFailure(err) {
+				return
+			}
 			if ctx.Err() != nil {
 				c.fail(504, "upstream timed out", nil)
 				return
@@ -390,17 +285,21 @@ func (c *conn) proxyStd(t *tries, f http1.Framing) {
 	if !c.m.body.Done() {
 		c.x.closeConn = true
 	}
+	stdResponseHead(&c.m.resp, resp)
+	if c.fillResponse() {
+		// The cache answers (a 304 refreshed what it holds, or a stale
+		// response stands in for a 5xx).
+		resp.Body.Close()
+		host.End(upstream.Outcome{Status: resp.StatusCode, Latency: time.Since(began)})
+		c.writeCached()
+		return
+	}
 	var err error
-	defer resp.Body.Close()
 	h := &c.m.rout
 	h.Reset()
 	h.Version = httpmsg.HTTP11
 	h.Status = resp.StatusCode
-	for name, values := range resp.Header {
-		for _, v := range values {
-			h.Header.AddString(name, v)
-		}
-	}
+	h.Header.CopyFrom(&c.m.resp.Header)
 	h.Header.RemoveHopByHop(httpmsg.ResponseHopByHop, false)
 	h.Header.Del("Content-Length")
 	c.responseRules(&h.Header, s.via11)
@@ -418,24 +317,27 @@ func (c *conn) proxyStd(t *tries, f http1.Framing) {
 		c.x.closeConn = true
 		h.Header.AddString("Connection", "close")
 	}
+	if c.x.cache != nil {
+		c.addCacheStatus(&h.Header)
+		c.invalidate()
+	}
 	c.x.status = resp.StatusCode
 	c.extendWrite()
 	c.w.WriteResponseHead(h)
 	var n int64
-	if chunked {
+	switch {
+	case c.x.fill != nil:
+		n, err = c.relayStdFill(resp, &try, chunked)
+	case chunked:
 		cw := http1.ChunkedWriter{W: &c.w}
 		n, err = io.Copy(cw, resp.Body)
 		if err == nil {
-			var trl httpmsg.Header
-			for name, values := range resp.Trailer {
-				for _, v := range values {
-					trl.AddString(name, v)
-				}
-			}
-			err = cw.Close(&trl)
+			err = cw.Close(stdTrailer(resp))
 		}
-	} else {
+		resp.Body.Close()
+	default:
 		n, err = io.Copy(&c.w, resp.Body)
+		resp.Body.Close()
 	}
 	c.x.down = n
 	if ferr := c.w.Flush(); err == nil {
