@@ -233,3 +233,56 @@ policies:
 		}
 	}
 }
+
+// TestBandwidthLimitCachedAnswers: a limited route's answers from the
+// disk cache keep to the limit too (they would otherwise leave by
+// sendfile): 3 MiB at 1 MiB/s take about 2 s, stored or not.
+func TestBandwidthLimitCachedAnswers(t *testing.T) {
+	const size = 3 << 20
+	body := bytes.Repeat([]byte("d"), size)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.Write(body)
+	}))
+	defer origin.Close()
+	j := janustest.Start(t, fmt.Sprintf(`
+limits:
+  down: {bandwidth: 1MiB, key: client_ip, direction: down}
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    reverse:
+      routes:
+        - {name: files, match: {path_prefix: /}, upstream: app, cache: on, limits: [down]}
+upstreams:
+  app: {targets: [%q]}
+cache:
+  memory: 1MiB
+  memory_max_object: 64KiB
+  disk: {path: %q, size: 64MiB}
+`, strings.TrimPrefix(origin.URL, "http://"), t.TempDir()), nil)
+	u := "http://" + j.Addr(t, "web") + "/big"
+	fetch := func(from string) (time.Duration, string) {
+		tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext}
+		defer tr.CloseIdleConnections()
+		start := time.Now()
+		resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != size {
+			t.Fatalf("from %s: %d bytes, %v", from, n, err)
+		}
+		return time.Since(start), resp.Header.Get("Cache-Status")
+	}
+	for _, from := range []string{"127.0.0.2", "127.0.0.3"} {
+		took, status := fetch(from)
+		t.Logf("from %s: %v (Cache-Status: %s)", from, took.Round(time.Millisecond), status)
+		if want := 2 * time.Second; took < want*85/100 || took > want*115/100 {
+			t.Errorf("from %s (%s): took %v, want %v within 15%%", from, status, took, want)
+		}
+	}
+}

@@ -214,8 +214,9 @@ func (c *conn) writeCachedBody(res *cache.Result, chunked bool) error {
 	if chunked {
 		c.m.cw = http1.ChunkedWriter{W: &c.w}
 		fw.chunked = true
-	} else if c.tcp != nil && res.ContentLength() >= 0 {
-		// Complete on disk: the head goes first, then sendfile(2).
+	} else if c.tcp != nil && res.ContentLength() >= 0 && !c.x.shaped {
+		// Complete on disk: the head goes first, then sendfile(2) (unless
+		// bandwidth limits or a quota meter shape this exchange's writes).
 		if err := c.w.Flush(); err != nil {
 			return err
 		}

@@ -156,6 +156,7 @@ type exchange struct {
 	shape      limit.ConnOptions
 	putBuckets func()
 	metered    bool // the bytes were charged to quotas as they moved
+	shaped     bool // the client's reads and writes go through limits (shapeBodies)
 	// unhold gives back a route's concurrency-limit slots.
 	unhold func()
 	// authCopy holds the fields (name, value, ...) a forward-auth answer

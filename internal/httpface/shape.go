@@ -44,9 +44,11 @@ func (c *conn) shapeBodies(g *gate.Gate, gr *gate.Request) func() {
 		c.w.SetDest(limit.WrapConn(dc, limit.ConnOptions{Write: o.Write, Meter: o.Meter}))
 	}
 	c.x.metered = o.Meter != nil
+	c.x.shaped = true
 	return func() {
 		c.r.SetSource(src)
 		c.w.SetDest(dst)
+		c.x.shaped = false
 		put()
 	}
 }
