@@ -29,7 +29,7 @@ func TestCacheExampleIsWhatIssue4Promises(t *testing.T) {
 		t.Errorf("cache options %+v", o)
 	}
 	for _, rt := range cfg.Listeners[0].Reverse.Routes {
-		if !rt.Cache {
+		if !rt.Cache.On {
 			t.Errorf("route %s is not cached", rt.Name)
 		}
 	}

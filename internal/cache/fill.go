@@ -44,10 +44,11 @@ type Fill struct {
 	done    bool
 	failed  error
 	declLen int64
+	rules   *Rules // the request's own storing rules; nil for the cache's
 }
 
 func (c *Cache) newFill(res *Result, r *Request, fl *flight, e *entry, m *meta) *Fill {
-	f := &Fill{c: c, key: string(res.key), fl: fl, req: r.Head, stale: e, staleM: m}
+	f := &Fill{c: c, key: string(res.key), fl: fl, req: r.Head, stale: e, staleM: m, rules: r.Rules}
 	f.reqCC = res.reqCC
 	f.reqCC.NoCacheList, f.reqCC.PrivateList = nil, nil
 	return f
@@ -118,11 +119,22 @@ func (f *Fill) Response(resp *httpmsg.ResponseHead, t ResponseTimes, res *Result
 			declared = n
 		}
 	}
-	if why := c.o.Store.storable(&x); why != "" || declared > c.memMax && c.disk == nil {
+	policy, keyFields := &c.o.Store, c.o.KeyFields
+	if r := f.rules; r != nil {
+		if r.StoreSetCookie != nil {
+			p := *policy
+			p.StoreSetCookie = *r.StoreSetCookie
+			policy = &p
+		}
+		if len(r.KeyFields) > 0 {
+			keyFields = append(keyFields[:len(keyFields):len(keyFields)], r.KeyFields...)
+		}
+	}
+	if why := policy.storable(&x); why != "" || declared > c.memMax && c.disk == nil {
 		f.finish()
 		return Pass
 	}
-	e := &entry{key: f.key, vary: secondaryKey(&f.req.Header, varyNames(&resp.Header, c.o.KeyFields))}
+	e := &entry{key: f.key, vary: secondaryKey(&f.req.Header, varyNames(&resp.Header, keyFields))}
 	e.hash = c.entryHash(e.key, e.vary)
 	e.meta.Store(newMeta(resp, t, c.o.Heuristic, declared))
 	f.ent, f.declLen = e, declared

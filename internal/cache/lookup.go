@@ -18,6 +18,19 @@ type Request struct {
 	TLS bool
 	// Now is the time the request arrived.
 	Now time.Time
+	// Rules, when set, are the route's or listener's own storing rules on
+	// top of the cache's.
+	Rules *Rules
+}
+
+// Rules are what a route or a forward listener decides about storing, on
+// top of the cache's options.
+type Rules struct {
+	// KeyFields are request fields added to the secondary key of the
+	// responses this route stores, besides the cache's KeyFields.
+	KeyFields []string
+	// StoreSetCookie, when set, overrides StorePolicy.StoreSetCookie.
+	StoreSetCookie *bool
 }
 
 // Action is what the face does with a Result.

@@ -3,8 +3,11 @@ package config
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/janus-proxy/janus/internal/addrset"
 	"github.com/janus-proxy/janus/internal/cache"
@@ -75,6 +78,44 @@ func (s *Switch) parseScalar(v string) error {
 		return fmt.Errorf("want on or off, got %q", v)
 	}
 	return nil
+}
+
+// CacheUse is a route's or a forward listener's `cache`: on or off, or a
+// mapping of the route's own storing rules, which turns it on:
+// `cache: {key_headers: [X-Tenant], store_set_cookie: true}`.
+type CacheUse struct {
+	On             bool
+	KeyHeaders     []string // request fields added to this route's cache keys
+	StoreSetCookie *bool    // nil: the cache section's store_set_cookie
+}
+
+// cacheRules is CacheUse's mapping form.
+type cacheRules struct {
+	KeyHeaders     []string `yaml:"key_headers"`
+	StoreSetCookie *bool    `yaml:"store_set_cookie"`
+}
+
+func (u *CacheUse) decodeNode(d *decoder, n *yaml.Node, path string, depth int) {
+	if n.Kind == yaml.ScalarNode {
+		var s Switch
+		if err := s.parseScalar(n.Value); err != nil {
+			d.errorf(n.Line, path, "%v", err)
+		}
+		*u = CacheUse{On: bool(s)}
+		return
+	}
+	var r cacheRules
+	d.decodeStruct(n, reflect.ValueOf(&r).Elem(), path, depth)
+	*u = CacheUse{On: true, KeyHeaders: r.KeyHeaders, StoreSetCookie: r.StoreSetCookie}
+}
+
+// Rules returns the cache rules of a CacheUse with any of its own; nil
+// when it only says on or off.
+func (u CacheUse) Rules() *cache.Rules {
+	if len(u.KeyHeaders) == 0 && u.StoreSetCookie == nil {
+		return nil
+	}
+	return &cache.Rules{KeyFields: u.KeyHeaders, StoreSetCookie: u.StoreSetCookie}
 }
 
 // OffDuration is a duration, or "off" (stored as a negative value).
@@ -192,23 +233,35 @@ func (v *validator) checkCacheSwitches() {
 	for i := range v.c.Listeners {
 		l := &v.c.Listeners[i]
 		key := fmt.Sprintf("listeners[%d]", i)
-		if f := l.Forward; f != nil && f.Cache && v.c.Cache == nil {
-			v.fail(key+".forward.cache", "cache is on but there is no top-level cache section")
+		if f := l.Forward; f != nil && f.Cache.On {
+			if v.c.Cache == nil {
+				v.fail(key+".forward.cache", "cache is on but there is no top-level cache section")
+			}
+			v.checkCacheRules(key+".forward.cache", f.Cache)
 		}
 		if l.Reverse == nil {
 			continue
 		}
 		for j, rt := range l.Reverse.Routes {
-			if !rt.Cache {
+			if !rt.Cache.On {
 				continue
 			}
 			rk := fmt.Sprintf("%s.reverse.routes[%d].cache", key, j)
+			v.checkCacheRules(rk, rt.Cache)
 			switch {
 			case v.c.Cache == nil:
 				v.fail(rk, "cache is on but there is no top-level cache section")
 			case rt.Upstream == "":
 				v.fail(rk, "only routes to an upstream are cached")
 			}
+		}
+	}
+}
+
+func (v *validator) checkCacheRules(key string, u CacheUse) {
+	for i, name := range u.KeyHeaders {
+		if !isToken(name) {
+			v.fail(fmt.Sprintf("%s.key_headers[%d]", key, i), "not a field name: %q", name)
 		}
 	}
 }

@@ -304,6 +304,10 @@ func TestCacheSectionErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad-purge-cidr", base + "cache:\n  purge: {allow: [nowhere]}\n", "t.yaml:5: cache.purge.allow[0]:"},
 		{"cache-on-a-redirect", "listeners:\n  - listen: 127.0.0.1:0\n    reverse:\n      routes:\n        - {redirect: {location: /x}, cache: on}\ncache: {}\n",
 			"t.yaml:5: listeners[0].reverse.routes[0].cache: only routes to an upstream are cached"},
+		{"bad-route-rules", "listeners:\n  - listen: 127.0.0.1:0\n    reverse:\n      routes:\n        - {upstream: a, cache: {key_headers: ['X Y']}}\nupstreams:\n  a: {targets: ['127.0.0.1:1']}\ncache: {}\n",
+			`listeners[0].reverse.routes[0].cache.key_headers[0]: not a field name: "X Y"`},
+		{"unknown-route-rule", "listeners:\n  - listen: 127.0.0.1:0\n    forward: {cache: {colour: red}}\ncache: {}\n",
+			"t.yaml:3: listeners[0].forward.cache.colour: unknown key"},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
 			_, err := Parse("t.yaml", []byte(c.yaml))
@@ -336,7 +340,7 @@ cache:
 		o.CollapseWait >= 0 || o.CacheStatus || len(o.KeyFields) != 1 {
 		t.Errorf("options %+v", o)
 	}
-	if !cfg.Listeners[0].Forward.Cache {
+	if !cfg.Listeners[0].Forward.Cache.On {
 		t.Error("forward cache is off")
 	}
 }

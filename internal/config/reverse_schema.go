@@ -56,7 +56,7 @@ type Route struct {
 	Realm string `yaml:"realm"` // shown by browsers; default "janus"
 	// Cache on sends the route's requests through the cache section's
 	// cache; default off.
-	Cache Switch `yaml:"cache"`
+	Cache CacheUse `yaml:"cache"`
 }
 
 // RouteForwardAuth is a route's auth service (nginx's auth_request,

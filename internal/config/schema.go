@@ -144,7 +144,7 @@ type Forward struct {
 	Anonymity    string     `yaml:"anonymity"`     // transparent, anonymous (default) or elite
 	ConnectPorts []PortSpec `yaml:"connect_ports"` // ports CONNECT may reach; default [443]
 	Via          string     `yaml:"via"`           // pseudonym in Via headers; default "janus"
-	Cache        Switch     `yaml:"cache"`         // on: http:// requests go through the cache section's cache; default off
+	Cache        CacheUse   `yaml:"cache"`         // on (or rules of its own): http:// requests go through the cache section's cache; default off
 	Limits       []string   `yaml:"limits"`        // names under limits: each request, tunnel and SOCKS session counts
 }
 

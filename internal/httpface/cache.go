@@ -26,6 +26,10 @@ type CacheOptions struct {
 	// Routes says, by route index, which reverse routes use the cache
 	// (a short slice means the rest do not).
 	Routes []bool
+	// RouteRules and ForwardRules are the routes' (by index) and the
+	// forward face's own storing rules; nil for the cache's.
+	RouteRules   []*cache.Rules
+	ForwardRules *cache.Rules
 	// Purge are the clients whose PURGE requests are served; from anyone
 	// else PURGE is refused with 403.
 	Purge addrset.Set
@@ -60,13 +64,28 @@ func (s *Server) cacheFor(rt *reverse.Route) *cache.Cache {
 	return nil
 }
 
+// cacheRules are the storing rules of a request on rt (nil: the forward
+// face), nil for the cache's own.
+func (s *Server) cacheRules(rt *reverse.Route) *cache.Rules {
+	co := s.o.Cache
+	switch {
+	case co == nil:
+		return nil
+	case rt == nil:
+		return co.ForwardRules
+	case rt.Index < len(co.RouteRules):
+		return co.RouteRules[rt.Index]
+	}
+	return nil
+}
+
 // cacheLookup asks ch about the request. It reports true when the cache
 // answered it (the response is written and logged); otherwise the request
 // goes upstream, leading a fill when c.x.fill is set.
 func (c *conn) cacheLookup(ch *cache.Cache) bool {
 	c.x.cache = ch
 	m := c.m
-	m.creq = cache.Request{Head: &m.req, TLS: c.s.scheme == "https", Now: c.x.start}
+	m.creq = cache.Request{Head: &m.req, TLS: c.s.scheme == "https", Now: c.x.start, Rules: c.s.cacheRules(c.x.route)}
 	ch.Lookup(c.s.ctx, &m.creq, &m.cres)
 	if m.cres.Action == cache.Answer {
 		c.writeCached()

@@ -23,7 +23,7 @@ type h2cache struct {
 func (x *h2exchange) cacheLookup(ch *cache.Cache) bool {
 	q := x.q
 	x.cache = ch
-	q.cache.creq = cache.Request{Head: &q.req, TLS: x.s.scheme == "https" || x.r.TLS != nil, Now: x.start}
+	q.cache.creq = cache.Request{Head: &q.req, TLS: x.s.scheme == "https" || x.r.TLS != nil, Now: x.start, Rules: x.s.cacheRules(x.route)}
 	ch.Lookup(x.r.Context(), &q.cache.creq, &q.cache.cres)
 	if q.cache.cres.Action == cache.Answer {
 		x.writeCached()

@@ -81,14 +81,19 @@ func (g *generation) cacheOptions(o *httpface.Options, lc *config.Listener, forw
 		return
 	}
 	o.Cache = &httpface.CacheOptions{Cache: c, Status: g.cache.opts.CacheStatus, Purge: g.cfg.PurgeAllowed(), Purger: g.srv.purger(c)}
-	o.Cache.Forward = forward && lc.Forward != nil && bool(lc.Forward.Cache)
+	o.Cache.Forward = forward && lc.Forward != nil && lc.Forward.Cache.On
+	if o.Cache.Forward {
+		o.Cache.ForwardRules = lc.Forward.Cache.Rules()
+	}
 	if lc.Reverse != nil {
 		for j, rt := range lc.Reverse.Routes {
-			if rt.Cache {
+			if rt.Cache.On {
 				for len(o.Cache.Routes) <= j {
 					o.Cache.Routes = append(o.Cache.Routes, false)
+					o.Cache.RouteRules = append(o.Cache.RouteRules, nil)
 				}
 				o.Cache.Routes[j] = true
+				o.Cache.RouteRules[j] = rt.Cache.Rules()
 			}
 		}
 	}
