@@ -273,11 +273,7 @@ func (x *h2exchange) writeHead(h *httpmsg.ResponseHead) {
 		h.Header.SetBytes("Strict-Transport-Security", []byte(x.s.o.HSTS))
 	}
 	dst := x.w.Header()
-	for i := 0; i < h.Header.Len(); i++ {
-		name, value := h.Header.Field(i)
-		key := http.CanonicalHeaderKey(string(name))
-		dst[key] = append(dst[key], string(value))
-	}
+	h.Header.CopyTo(dst)
 	x.advertise(dst)
 	x.status = h.Status
 	x.w.WriteHeader(h.Status)
