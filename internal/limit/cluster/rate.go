@@ -117,7 +117,16 @@ func (l *RateLimiter) AllowN(key []byte, n int) limit.Decision {
 			if len(l.leases) >= leaseKeyCap {
 				clear(l.leases)
 			}
-			l.leases[string(key)] = &leased{left: l.lease - 1, until: time.Now().Add(leaseTTL), d: d}
+			// Requests that found no lease at the same moment each took
+			// one: add them up, or the allowance Redis granted to all but
+			// the last would be lost.
+			until := time.Now().Add(leaseTTL)
+			if cur := l.leases[string(key)]; cur != nil && !cur.refused && time.Now().Before(cur.until) {
+				cur.left += l.lease - 1
+				cur.until, cur.d = until, d
+			} else {
+				l.leases[string(key)] = &leased{left: l.lease - 1, until: until, d: d}
+			}
 			l.mu.Unlock()
 			return d
 		}
@@ -125,8 +134,12 @@ func (l *RateLimiter) AllowN(key []byte, n int) limit.Decision {
 		if !d.Allowed && d.RetryAfter > 0 {
 			// Refused: so is every event of the key until RetryAfter,
 			// whoever asks; this instance stops asking meanwhile.
+			// (Unless a request at the same moment took a lease: its
+			// events are this instance's to spend.)
 			l.mu.Lock()
-			l.leases[string(key)] = &leased{until: time.Now().Add(d.RetryAfter), d: d, refused: true}
+			if cur := l.leases[string(key)]; cur == nil || cur.refused || cur.left <= 0 || time.Now().After(cur.until) {
+				l.leases[string(key)] = &leased{until: time.Now().Add(d.RetryAfter), d: d, refused: true}
+			}
 			l.mu.Unlock()
 		}
 		return d
