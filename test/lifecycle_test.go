@@ -2,6 +2,9 @@ package test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/janus-proxy/janus/internal/janustest"
 )
@@ -185,5 +190,88 @@ policies:
 	b, _ := io.ReadAll(second)
 	if !strings.Contains(string(b), `"/b"`) {
 		t.Errorf("second client after the slot freed: %q", b)
+	}
+}
+
+// TestShutdownDrainsHTTP2Connections: HTTP/2 connections (h2c and over
+// TLS) are drained like HTTP/1.1 ones: the request in flight finishes, the
+// client is told GOAWAY, and Shutdown returns once it has ended, well
+// before the drain timeout.
+func TestShutdownDrainsHTTP2Connections(t *testing.T) {
+	for _, tc := range []struct {
+		desc string
+		tls  bool
+	}{{"h2c", false}, {"h2 over TLS", true}} {
+		t.Run(tc.desc, func(t *testing.T) {
+			release := make(chan struct{})
+			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				<-release
+				_, _ = io.WriteString(w, "finished")
+			}))
+			defer slow.Close()
+			listener := "    h2c: true"
+			var roots *x509.CertPool
+			if tc.tls {
+				ca := janustest.NewCA(t, t.TempDir())
+				cert, key, _ := ca.Issue(t, "server", false, "localhost", "127.0.0.1")
+				listener = fmt.Sprintf("    tls: {certificates: [{cert: %q, key: %q}]}", cert, key)
+				roots = ca.Pool
+			}
+			j := janustest.Start(t, fmt.Sprintf(`
+shutdown: {drain: 20s}
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+%s
+    reverse:
+      routes: [{name: app, match: {path_prefix: /}, upstream: app}]
+upstreams:
+  app: {targets: [%q]}
+`, listener, strings.TrimPrefix(slow.URL, "http://")), nil)
+			tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"}}
+			scheme := "https"
+			if !tc.tls {
+				scheme = "http"
+				tr.AllowHTTP = true
+				tr.DialTLSContext = func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, network, addr)
+				}
+			}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+			got := make(chan string, 1)
+			go func() {
+				resp, err := client.Get(scheme + "://" + j.Addr(t, "web") + "/")
+				if err != nil {
+					got <- "error: " + err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got <- string(b)
+			}()
+			time.Sleep(200 * time.Millisecond)
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				done <- j.Server.Shutdown(ctx)
+			}()
+			time.Sleep(200 * time.Millisecond)
+			close(release)
+			if body := <-got; body != "finished" {
+				t.Errorf("in-flight request got %q", body)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("shutdown: %v", err)
+				}
+				t.Logf("shutdown took %v", time.Since(start).Round(time.Millisecond))
+			case <-time.After(5 * time.Second):
+				t.Fatal("shutdown did not return within 5 s of the last request (drain timeout 20 s)")
+			}
+		})
 	}
 }

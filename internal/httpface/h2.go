@@ -47,6 +47,35 @@ func IsH2Preface(b []byte) bool {
 // prior knowledge) until it ends, then closes it and calls done.
 func (s *Server) ServeH2(c net.Conn, done func()) { s.serveH2Conn(c, done, nil) }
 
+// initH2 makes the HTTP/2 server, once.
+func (s *Server) initH2() {
+	s.h2 = &http2.Server{
+		MaxConcurrentStreams: 250,
+		IdleTimeout:          s.o.IdleTimeout,
+		MaxReadFrameSize:     1 << 20,
+	}
+	// The header list limit comes from here (1 MiB when unset): the
+	// listener's max_header_bytes bounds HTTP/2 as it bounds HTTP/1.1,
+	// and golang.org/x/net/http2 answers 431 beyond it. Its complaints
+	// about clients go to our logger, not the global one.
+	s.h2base = &http.Server{
+		MaxHeaderBytes: s.o.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	// Tied together, h2base's Shutdown drains every HTTP/2 connection
+	// (GOAWAY, then close once its streams are done): Shutdown calls it.
+	if err := http2.ConfigureServer(s.h2base, s.h2); err != nil {
+		s.log.Error("http2: cannot configure graceful shutdown", "err", err)
+	}
+}
+
+// shutdownH2 drains the HTTP/2 connections: each gets a GOAWAY and closes
+// once its streams are done.
+func (s *Server) shutdownH2() {
+	s.h2once.Do(s.initH2)
+	go func() { _ = s.h2base.Shutdown(context.Background()) }()
+}
+
 // serveH2Conn serves an HTTP/2 connection; up, when not nil, is the
 // HTTP/1.1 request that upgraded it (h2c Upgrade), served as stream 1.
 func (s *Server) serveH2Conn(c net.Conn, done func(), up *h2cUpgrade) {
@@ -54,21 +83,7 @@ func (s *Server) serveH2Conn(c net.Conn, done func(), up *h2cUpgrade) {
 	defer c.Close()
 	client, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-	s.h2once.Do(func() {
-		s.h2 = &http2.Server{
-			MaxConcurrentStreams: 250,
-			IdleTimeout:          s.o.IdleTimeout,
-			MaxReadFrameSize:     1 << 20,
-		}
-		// The header list limit comes from here (1 MiB when unset): the
-		// listener's max_header_bytes bounds HTTP/2 as it bounds HTTP/1.1,
-		// and golang.org/x/net/http2 answers 431 beyond it. Its complaints
-		// about clients go to our logger, not the global one.
-		s.h2base = &http.Server{
-			MaxHeaderBytes: s.o.MaxHeaderBytes,
-			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		}
-	})
+	s.h2once.Do(s.initH2)
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	opts := &http2.ServeConnOpts{

@@ -249,6 +249,7 @@ func (s *Server) resume(c *conn) {
 func (s *Server) Shutdown() {
 	s.shutting.Store(true)
 	s.drainCancel()
+	s.shutdownH2()
 	s.mu.Lock()
 	for c := range s.conns {
 		if c.state.Load() == stateIdle {
