@@ -72,6 +72,10 @@ type entry struct {
 	vary []varyField
 	hash uint64 // of key and vary, for the ghost lists
 	meta atomic.Pointer[meta]
+	// refreshing marks a stale-while-revalidate refresh in progress, from
+	// the stale hit that started it until its fill ends: one at a time
+	// (RFC 5861 §3), though the refresh's flight lands at its head.
+	refreshing atomic.Bool
 
 	// Guarded by Cache.mu.
 	body     []byte // memory tier copy; nil when not in memory

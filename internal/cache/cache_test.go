@@ -161,6 +161,10 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	if o := f.Response(newResp(200, "Date: "+date(22), "Cache-Control: max-age=10"), ResponseTimes{at(22), at(22)}, &bg); o != Store {
 		t.Fatalf("outcome %d", o)
 	}
+	// The refresh's head is in, its content not yet: still one refresh.
+	if third := lookup(c, req, 22); third.Action != Answer || third.Refresh != nil {
+		t.Fatalf("RFC5861_3_one_background_refresh_until_stored: refresh %v", third.Refresh != nil)
+	}
 	_, _ = f.Write([]byte("new"))
 	if err := f.Commit(); err != nil {
 		t.Fatal(err)

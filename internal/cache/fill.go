@@ -45,6 +45,9 @@ type Fill struct {
 	failed  error
 	declLen int64
 	rules   *Rules // the request's own storing rules; nil for the cache's
+	// refreshOf is the stale entry a stale-while-revalidate refresh
+	// replaces; its mark is cleared when the fill ends.
+	refreshOf *entry
 }
 
 func (c *Cache) newFill(res *Result, r *Request, fl *flight, e *entry, m *meta) *Fill {
@@ -314,7 +317,6 @@ func (f *Fill) Commit() error {
 		}
 		f.tmpPath = ""
 	}
-	o.finish(nil)
 	c.mu.Lock()
 	old := c.insert(f.ent)
 	drops := c.takeDrops(old)
@@ -336,6 +338,11 @@ func (f *Fill) Commit() error {
 	c.mu.Unlock()
 	removeFiles(drops)
 	c.stats.stored.Add(1)
+	// Readers learn the content is complete only now that it is stored
+	// and the fill has landed: a client whose answer just ended finds it
+	// in the index, not a fill still in flight.
+	f.land()
+	o.finish(nil)
 	return nil
 }
 
@@ -362,6 +369,9 @@ func (f *Fill) finish() {
 	}
 	f.done = true
 	f.land()
+	if f.refreshOf != nil {
+		f.refreshOf.refreshing.Store(false)
+	}
 	if f.obj != nil {
 		if f.failed != nil && f.tmpPath != "" {
 			_ = os.Remove(f.tmpPath)

@@ -157,10 +157,16 @@ func (c *Cache) Lookup(ctx context.Context, r *Request, res *Result) {
 			case vSWR:
 				c.answer(res, r, e, m, src, j)
 				c.stamp(res)
+				if !e.refreshing.CompareAndSwap(false, true) {
+					return
+				}
 				if fl := c.lead(res.key); fl != nil {
 					res.Refresh = c.newFill(res, r, fl, e, m)
 					res.Refresh.own.CopyFrom(h)
 					res.Refresh.req = &res.Refresh.own
+					res.Refresh.refreshOf = e
+				} else {
+					e.refreshing.Store(false)
 				}
 				return
 			}
