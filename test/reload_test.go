@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -17,7 +18,9 @@ import (
 
 	"golang.org/x/net/proxy"
 
+	"github.com/janus-proxy/janus/internal/config"
 	"github.com/janus-proxy/janus/internal/janustest"
+	"github.com/janus-proxy/janus/internal/server"
 )
 
 // reloadConfig is one of two configs a reload alternates between: the same
@@ -360,5 +363,54 @@ policies:
 	}
 	if s := status("alice:wonderland"); s != 407 {
 		t.Errorf("alice after the reload: %d, want 407", s)
+	}
+}
+
+// TestReloadChangesLogLevel: a reload applies log.level (a live server
+// can be turned to debug and back); a changed log.format is reported as
+// waiting for a restart.
+func TestReloadChangesLogLevel(t *testing.T) {
+	yaml := func(level, format string) *config.Config {
+		cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`
+log: {level: %s, format: %s, access: {output: "off"}}
+listeners:
+  - name: p
+    listen: 127.0.0.1:0
+    forward: {}
+`, level, format)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	var buf janustest.LogBuffer
+	cfg := yaml("warn", "json")
+	logger, level := server.NewLogger(cfg.Log, &buf)
+	srv, err := server.New(cfg, server.Options{Logger: logger, LogLevel: level})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+	if strings.Contains(buf.String(), `"msg":"listening"`) {
+		t.Fatalf("info lines at level warn:\n%s", buf.String())
+	}
+	if err := srv.Reload(yaml("info", "json")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"msg":"log level changed","level":"INFO"`) || !strings.Contains(buf.String(), `"msg":"config reloaded"`) {
+		t.Errorf("after a reload to info:\n%s", buf.String())
+	}
+	if err := srv.Reload(yaml("info", "text")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "log.format changed: the new format is used after a restart") {
+		t.Errorf("a format change is not reported:\n%s", buf.String())
 	}
 }

@@ -33,7 +33,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	log := server.NewLogger(cfg.Log, stderr)
+	log, level := server.NewLogger(cfg.Log, stderr)
 	// Listen for signals before serving: a SIGTERM that arrives right after
 	// start must drain, not kill.
 	sigs := make(chan os.Signal, 4)
@@ -51,7 +51,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer upg.Stop()
-	srv, err := server.New(cfg, server.Options{Logger: log, Version: versionString(), Sockets: upg.Fds})
+	srv, err := server.New(cfg, server.Options{Logger: log, LogLevel: level, Version: versionString(), Sockets: upg.Fds})
 	if err != nil {
 		log.Error("cannot build server", "err", err)
 		return 1

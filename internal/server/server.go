@@ -28,6 +28,9 @@ type Options struct {
 	// Logger is the application log; nil builds one on stderr from the
 	// config's log section.
 	Logger *slog.Logger
+	// LogLevel, when set, is Logger's level, which a reload changes to
+	// the new config's log.level (NewLogger returns both).
+	LogLevel *slog.LevelVar
 	// Access overrides log.access.output (tests capture the access log
 	// here); nil uses the config.
 	Access io.Writer
@@ -43,6 +46,7 @@ type Options struct {
 type Server struct {
 	opts     Options
 	log      *slog.Logger
+	logLevel *slog.LevelVar     // nil when the caller's logger has a fixed level
 	registry *upstream.Registry // upstream hosts' state, kept across reloads
 
 	mu      sync.Mutex // serialises Start, Reload and Shutdown
@@ -85,10 +89,10 @@ type Server struct {
 
 // New builds the graph for cfg. Nothing listens until Start.
 func New(cfg *config.Config, o Options) (*Server, error) {
-	s := &Server{opts: o, log: o.Logger, registry: upstream.NewRegistry(nil),
+	s := &Server{opts: o, log: o.Logger, logLevel: o.LogLevel, registry: upstream.NewRegistry(nil),
 		gens: map[*generation]struct{}{}, sockets: map[string]*socket{}}
 	if s.log == nil {
-		s.log = NewLogger(cfg.Log, nil)
+		s.log, s.logLevel = NewLogger(cfg.Log, nil)
 	}
 	s.startTelemetry()
 	s.initAdmin()
@@ -281,6 +285,7 @@ func (s *Server) reload(cfg *config.Config) error {
 	}
 	s.cur.Store(g)
 	s.commitAdmin()
+	s.applyLogConfig(old.cfg.Log, g.cfg.Log)
 	old.retire()
 	s.log.Info("config reloaded", "generation", g.seq, "listeners", len(g.listeners))
 	return nil
