@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -412,5 +413,46 @@ listeners:
 	}
 	if !strings.Contains(buf.String(), "log.format changed: the new format is used after a restart") {
 		t.Errorf("a format change is not reported:\n%s", buf.String())
+	}
+}
+
+// TestReloadForgetsRemovedRouteMetrics: /metrics stops reporting a route
+// a reload removed, and keeps the others.
+func TestReloadForgetsRemovedRouteMetrics(t *testing.T) {
+	cfg := func(routes string) string {
+		return `
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    reverse:
+      routes:
+` + routes
+	}
+	both := "        - {name: old, match: {path: /old}, respond: {status: 200}}\n        - {name: kept, match: {path_prefix: /}, respond: {status: 200}}\n"
+	j := janustest.Start(t, cfg(both), nil)
+	for _, p := range []string{"/old", "/x"} {
+		resp, err := http.Get("http://" + j.Addr(t, "web") + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		j.Server.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	if s := scrape(); !strings.Contains(s, `route="old"`) || !strings.Contains(s, `route="kept"`) {
+		t.Fatalf("before the reload:\n%s", s)
+	}
+	next, err := config.Parse("t.yaml", []byte(cfg("        - {name: kept, match: {path_prefix: /}, respond: {status: 200}}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Server.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if s := scrape(); strings.Contains(s, `route="old"`) || !strings.Contains(s, `route="kept"`) {
+		t.Errorf("after the reload, route old should be gone and kept stay")
 	}
 }

@@ -120,3 +120,40 @@ func (m *Metrics) newRule(k ruleKey) prometheus.Counter {
 	m.rules.Store(&next)
 	return c
 }
+
+// ForgetListener drops every series of a listener a reload removed, so
+// that /metrics stops reporting it.
+func (m *Metrics) ForgetListener(listener string) {
+	m.forget(func(k seriesKey) bool { return k.listener == listener },
+		func(k ruleKey) bool { return k.listener == listener })
+	l := prometheus.Labels{"listener": listener}
+	m.requests.DeletePartialMatch(l)
+	m.duration.DeletePartialMatch(l)
+	m.bytes.DeletePartialMatch(l)
+	m.gate.DeletePartialMatch(l)
+	m.tunnels.DeletePartialMatch(l)
+}
+
+// ForgetRoute drops the series of a reverse route a reload removed.
+func (m *Metrics) ForgetRoute(listener, route string) {
+	m.forget(func(k seriesKey) bool { return k.listener == listener && k.route == route }, nil)
+	m.requests.DeletePartialMatch(prometheus.Labels{"listener": listener, "route": route})
+}
+
+// forget removes the resolved children the predicates select from the
+// maps Log reads, so that a label set seen again gets a new child
+// registered with its vector.
+func (m *Metrics) forget(dropSeries func(seriesKey) bool, dropRule func(ruleKey) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if dropSeries != nil {
+		next := maps.Clone(*m.series.Load())
+		maps.DeleteFunc(next, func(k seriesKey, _ *series) bool { return dropSeries(k) })
+		m.series.Store(&next)
+	}
+	if dropRule != nil {
+		next := maps.Clone(*m.rules.Load())
+		maps.DeleteFunc(next, func(k ruleKey, _ prometheus.Counter) bool { return dropRule(k) })
+		m.rules.Store(&next)
+	}
+}

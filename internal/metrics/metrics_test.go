@@ -418,3 +418,30 @@ func TestLogAndScrapeConcurrently(t *testing.T) {
 		t.Errorf("requests %v, want 8000", total)
 	}
 }
+
+// TestForgetDropsRemovedListenersAndRoutes: a listener or route a reload
+// removed leaves /metrics; the others stay, and a forgotten label set
+// seen again counts from zero in a series of its own.
+func TestForgetDropsRemovedListenersAndRoutes(t *testing.T) {
+	m := New(Options{})
+	for _, e := range knownTraffic() {
+		m.Log(&e)
+	}
+	m.ForgetRoute("web", "app")
+	m.ForgetListener("proxy")
+	text := scrapeText(t, m)
+	for _, gone := range []string{`listener="proxy"`, `route="app"`} {
+		if strings.Contains(text, gone) {
+			t.Errorf("%s still in /metrics", gone)
+		}
+	}
+	if !strings.Contains(text, `janus_request_duration_seconds_count{face="reverse",listener="web"}`) {
+		t.Errorf("the web listener's other series went too")
+	}
+	e := observe.Entry{Listener: "web", Face: "reverse", Route: "app", Protocol: "http", Status: 200}
+	m.Log(&e)
+	fams := scrape(t, m)
+	if v, ok := value(fams, "janus_requests_total", "listener", "web", "route", "app", "code_class", "2xx"); !ok || v != 1 {
+		t.Errorf("the route back: %v %v, want 1", v, ok)
+	}
+}

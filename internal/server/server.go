@@ -286,6 +286,7 @@ func (s *Server) reload(cfg *config.Config) error {
 	s.cur.Store(g)
 	s.commitAdmin()
 	s.applyLogConfig(old.cfg.Log, g.cfg.Log)
+	s.forgetRemoved(old.cfg, g.cfg)
 	old.retire()
 	s.log.Info("config reloaded", "generation", g.seq, "listeners", len(g.listeners))
 	return nil

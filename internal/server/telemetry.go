@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/janus-proxy/janus/internal/config"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -122,4 +123,35 @@ func (f *fanout) Log(e *observe.Entry) {
 	}
 	f.tel.metrics.Log(e)
 	f.tel.live.Log(e)
+}
+
+// forgetRemoved drops the metric series of the listeners and routes the
+// new config no longer has, so that /metrics reports what runs.
+func (s *Server) forgetRemoved(old, cur *config.Config) {
+	routes := func(c *config.Config) map[string]map[string]bool {
+		m := map[string]map[string]bool{}
+		for _, l := range c.Listeners {
+			rs := map[string]bool{}
+			if l.Reverse != nil {
+				for _, rt := range l.Reverse.Routes {
+					rs[rt.Name] = true
+				}
+			}
+			m[l.Name] = rs
+		}
+		return m
+	}
+	was, now := routes(old), routes(cur)
+	for l, rs := range was {
+		keep, ok := now[l]
+		if !ok {
+			s.tel.metrics.ForgetListener(l)
+			continue
+		}
+		for r := range rs {
+			if !keep[r] {
+				s.tel.metrics.ForgetRoute(l, r)
+			}
+		}
+	}
 }
