@@ -3,11 +3,8 @@ package test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,69 +12,11 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/janustest"
+	"github.com/janus-proxy/janus/internal/testenv"
 )
 
-// redisServer is a real redis-server on a loopback port, without
-// persistence, that a test can kill and start again on the same port.
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-// startRedis runs a redis-server for the test's life.
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	bin := janustest.RequireExternal(t, "redis-server")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir)
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", r.addr(), 100*time.Millisecond)
-		if err == nil {
-			_, _ = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 16)
-			_ = c.SetReadDeadline(time.Now().Add(time.Second))
-			n, _ := c.Read(buf)
-			c.Close()
-			if string(buf[:n]) == "+PONG\r\n" {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatal("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (r *redisServer) kill() {
-	if r.cmd != nil {
-		_ = r.cmd.Process.Kill()
-		_, _ = r.cmd.Process.Wait()
-		r.cmd = nil
-	}
-}
+// startRedis runs a real redis-server for the test (testenv.Redis).
+func startRedis(t *testing.T) *testenv.Redis { return testenv.StartRedis(t) }
 
 // TestClusterSharesRateLimits: two Janus instances with cluster.redis
 // share one global limit of 20 requests/s (burst 5): over two seconds of
@@ -99,7 +38,7 @@ listeners:
         - {name: app, match: {path_prefix: /}, upstream: app, limits: [shared]}
 upstreams:
   app: {targets: [%q]}
-`, redis.addr(), a.addr())
+`, redis.Addr(), a.addr())
 	j1 := janustest.Start(t, cfg, nil)
 	j2 := janustest.Start(t, cfg, nil)
 	urls := []string{"http://" + j1.Addr(t, "web") + "/x", "http://" + j2.Addr(t, "web") + "/x"}
@@ -130,7 +69,7 @@ upstreams:
 	shared("first")
 
 	// Redis gone: each instance decides alone, no request fails or waits.
-	redis.kill()
+	redis.Kill()
 	for i := range 40 {
 		began := time.Now()
 		resp, err := client.Get(urls[i%2])
@@ -150,7 +89,7 @@ upstreams:
 	// Redis back: within seconds the instances share the limit again
 	// (a failing client waits a second before it tries Redis again; the
 	// limit's key then starts afresh in the new Redis).
-	redis.start()
+	redis.Start()
 	time.Sleep(2500 * time.Millisecond)
 	for i := range 4 {
 		resp, err := client.Get(urls[i%2])
@@ -193,7 +132,7 @@ listeners:
         - {name: app, match: {path_prefix: /}, upstream: app, limits: [backend]}
 upstreams:
   app: {targets: [%q]}
-`, redis.addr(), origin.Listener.Addr().String())
+`, redis.Addr(), origin.Listener.Addr().String())
 	j1 := janustest.Start(t, cfg, nil)
 	j2 := janustest.Start(t, cfg, nil)
 	base := []string{"http://" + j1.Addr(t, "web"), "http://" + j2.Addr(t, "web")}
@@ -252,7 +191,7 @@ func TestClusterBroadcastsPurges(t *testing.T) {
 	o := newScriptOrigin(t)
 	o.static("/p", 200, "Cache-Control", "max-age=600")
 	o.static("/tagged", 200, "Cache-Control", "max-age=600", "Surrogate-Key", "news sport")
-	extra := fmt.Sprintf("cluster:\n  redis: {addr: %q, timeout: 200ms}\n", redis.addr())
+	extra := fmt.Sprintf("cluster:\n  redis: {addr: %q, timeout: 200ms}\n", redis.Addr())
 	j := []*janustest.Janus{janustest.Start(t, cacheConfig(o, extra), nil), janustest.Start(t, cacheConfig(o, extra), nil)}
 	client := janusClient(t)
 	// The instances serve one site: same Host, hence same cache keys.

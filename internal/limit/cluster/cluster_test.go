@@ -77,7 +77,7 @@ func TestRedisDownFallsBackLocallyAndComesBack(t *testing.T) {
 		t.Fatalf("fallbacks with Redis up: %+v", s)
 	}
 
-	r.kill()
+	r.Kill()
 	n, slowest := hammer(l, key, time.Now().Add(time.Second))
 	if n == 0 {
 		t.Error("no decision allowed while Redis is down")
@@ -91,7 +91,7 @@ func TestRedisDownFallsBackLocallyAndComesBack(t *testing.T) {
 	}
 	before := l.Stats().Shared
 
-	r.start()
+	r.Start()
 	deadline := time.Now().Add(5 * time.Second)
 	for !c.Stats().Up && time.Now().Before(deadline) {
 		l.Allow(key)
@@ -182,13 +182,13 @@ func TestQuotaSharedBetweenInstances(t *testing.T) {
 		t.Fatalf("used %d and %d, want 700 on both", accs[0].Used(), accs[1].Used())
 	}
 
-	r.kill()
+	r.Kill()
 	accs[0].Charge(200)
 	stores[0].Flush()
 	if accs[0].Used() != 900 {
 		t.Errorf("used %d while Redis is down, want 900 (700 shared + 200 local)", accs[0].Used())
 	}
-	r.start()
+	r.Start()
 	stores[0].Flush()
 	stores[1].Flush()
 	if accs[1].Used() != 900 {
