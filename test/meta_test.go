@@ -142,7 +142,7 @@ func TestOnlyOutboundDials(t *testing.T) {
 		"tls": {"Dial": true, "DialWithDialer": true, "Dialer": true},
 	}
 	for _, p := range loadPackages(t) {
-		if p.dir == "internal/outbound" || strings.HasPrefix(p.dir, "bench") || p.dir == "internal/janustest" {
+		if p.dir == "internal/outbound" || strings.HasPrefix(p.dir, "bench") || p.dir == "internal/janustest" || p.dir == "internal/testenv" {
 			continue // the dialer itself; load generators and test clients
 		}
 		for name, f := range p.files {
