@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strings"
 	"time"
@@ -139,6 +140,15 @@ func (h *Handler) routes() {
 	}
 	for path, r := range api {
 		h.mux.Handle(path, h.guard(r))
+	}
+	// Go's profiler (as Caddy's admin endpoint has it), behind the same
+	// credentials: CPU and heap profiles of a live server, and the
+	// profile the build optimises with (cmd/janus/default.pgo).
+	h.mux.Handle("/debug/pprof/", h.guard(route{http.MethodGet, true, pprof.Index}))
+	for name, fn := range map[string]http.HandlerFunc{
+		"cmdline": pprof.Cmdline, "profile": pprof.Profile, "symbol": pprof.Symbol, "trace": pprof.Trace,
+	} {
+		h.mux.Handle("/debug/pprof/"+name, h.guard(route{http.MethodGet, true, fn}))
 	}
 	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if h.authorized(w, r) {
