@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/janus-proxy/janus/internal/janustest"
 )
 
 // BenchmarkCacheMissKeepAlive measures one keep-alive request for an
@@ -27,21 +24,7 @@ func BenchmarkCacheMissKeepAlive(b *testing.B) {
 				w.Header().Set("Content-Length", strconv.Itoa(size))
 				io.WriteString(w, body)
 			})
-			j := janustest.Start(b, fmt.Sprintf(`
-log: {access: {format: json, output: %q}}
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-    reverse: {routes: [{name: app, match: {path_prefix: /}, upstream: app, cache: on}]}
-upstreams:
-  app: {targets: [%q]}
-cache: {memory: 1GiB}
-`, "/dev/null", origin), nil)
-			c, err := net.Dial("tcp", j.Addr(b, "web"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			c := benchCacheConn(b, origin, "1GiB")
 			br := bufio.NewReader(c)
 			b.ReportAllocs()
 			b.SetBytes(int64(size))

@@ -22,21 +22,7 @@ func BenchmarkCacheHitKeepAlive(b *testing.B) {
 		w.Header().Set("Cache-Control", "max-age=3600")
 		io.WriteString(w, body)
 	})
-	j := janustest.Start(b, fmt.Sprintf(`
-log: {access: {format: json, output: %q}}
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-    reverse: {routes: [{name: app, match: {path_prefix: /}, upstream: app, cache: on}]}
-upstreams:
-  app: {targets: [%q]}
-cache: {memory: 64MiB}
-`, "/dev/null", origin), nil)
-	c, err := net.Dial("tcp", j.Addr(b, "web"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := benchCacheConn(b, origin, "64MiB")
 	req := []byte("GET /1k HTTP/1.1\r\nHost: site.test\r\nUser-Agent: bench\r\n\r\n")
 	br := bufio.NewReader(c)
 	do := func() {
@@ -70,4 +56,27 @@ func newScriptOriginTB(tb testing.TB, h http.HandlerFunc) string {
 	go srv.Serve(ln)
 	tb.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
+}
+
+// benchCacheConn starts Janus caching every route of one listener in
+// front of origin (access log discarded) and returns a client
+// connection to it, closed with the benchmark.
+func benchCacheConn(b *testing.B, origin, memory string) net.Conn {
+	b.Helper()
+	j := janustest.Start(b, fmt.Sprintf(`
+log: {access: {format: json, output: /dev/null}}
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    reverse: {routes: [{name: app, match: {path_prefix: /}, upstream: app, cache: on}]}
+upstreams:
+  app: {targets: [%q]}
+cache: {memory: %s}
+`, origin, memory), nil)
+	c, err := net.Dial("tcp", j.Addr(b, "web"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
 }
