@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -53,7 +54,10 @@ func NewCA(t testing.TB, dir string) *CA {
 	return ca
 }
 
-var serial = time.Now().UnixNano()
+// serial numbers the certificates Issue makes; parallel tests share it.
+var serial atomic.Int64
+
+func init() { serial.Store(time.Now().UnixNano()) }
 
 // Issue makes a certificate for names (DNS names or IP addresses), for
 // servers or, with client set, for clients; it writes name.pem and
@@ -64,9 +68,9 @@ func (ca *CA) Issue(t testing.TB, file string, client bool, names ...string) (ce
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial++
+	sn := serial.Add(1)
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
+		SerialNumber: big.NewInt(sn),
 		Subject:      pkix.Name{CommonName: names[0]},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
