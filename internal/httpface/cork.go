@@ -28,8 +28,12 @@ type corkConn struct {
 	err      error     // the first write error
 }
 
-// maxCork bounds what waits in a corkConn before writers block.
-const maxCork = 256 << 10
+// maxCork bounds what waits in a corkConn before writers block; keepCork
+// is the most a connection with nothing to write keeps of its buffers.
+const (
+	maxCork  = 256 << 10
+	keepCork = 16 << 10
+)
 
 // corkTLSConn is a corkConn over TLS: http2 reads the connection state
 // through it.
@@ -81,6 +85,14 @@ func (c *corkConn) flush() {
 		if len(c.buf) == 0 || c.err != nil {
 			c.flushing = false
 			c.buf = c.buf[:0]
+			// An idle connection keeps small buffers only: one that once
+			// sent a large response must not hold it until it closes.
+			if cap(c.buf) > keepCork {
+				c.buf = nil
+			}
+			if cap(c.spare) > keepCork {
+				c.spare = nil
+			}
 			c.drained.Broadcast()
 			c.mu.Unlock()
 			return
@@ -93,11 +105,7 @@ func (c *corkConn) flush() {
 		if err != nil && c.err == nil {
 			c.err = err
 		}
-		if cap(b) <= maxCork*2 {
-			c.spare = b[:0]
-		} else {
-			c.spare = nil
-		}
+		c.spare = b[:0]
 		c.drained.Broadcast()
 		c.mu.Unlock()
 	}

@@ -97,3 +97,32 @@ func TestCorkConnReportsWriteErrors(t *testing.T) {
 		t.Errorf("Close waited %v on a peer that does not read", took)
 	}
 }
+
+// TestCorkConnDropsLargeBuffersWhenIdle: once everything is written, an
+// idle connection keeps at most keepCork of buffer.
+func TestCorkConnDropsLargeBuffersWhenIdle(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	go io.Copy(io.Discard, b)
+	c := cork(a).(*corkConn)
+	if _, err := c.Write(bytes.Repeat([]byte("x"), maxCork)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c.mu.Lock()
+		idle, held := !c.flushing, cap(c.buf)+cap(c.spare)
+		c.mu.Unlock()
+		if idle {
+			if held > 2*keepCork {
+				t.Errorf("an idle connection holds %d bytes of buffer", held)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the flush did not end")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+}
