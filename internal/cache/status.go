@@ -60,31 +60,13 @@ func (s *CacheStatus) Append(dst []byte, name string) []byte {
 	}
 	if s.Key != "" {
 		dst = append(dst, "; key="...)
-		dst = appendQuoted(dst, s.Key)
+		dst = httpmsg.AppendSFString(dst, s.Key)
 	}
 	if s.Detail != "" {
 		dst = append(dst, "; detail="...)
 		dst = append(dst, s.Detail...)
 	}
 	return dst
-}
-
-// appendQuoted appends a structured-field string (RFC 8941 §3.3.3):
-// printable ASCII with '"' and '\' escaped; other bytes become '?'.
-func appendQuoted(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20 || c > 0x7e:
-			dst = append(dst, '?')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
 
 // AddCacheStatus adds res's Cache-Status to h, after any from caches

@@ -3,6 +3,8 @@ package limit
 import (
 	"strconv"
 	"time"
+
+	"github.com/janus-proxy/janus/internal/httpmsg"
 )
 
 // The header fields of draft-ietf-httpapi-ratelimit-headers (-10, §5 and
@@ -19,7 +21,7 @@ const (
 // draft's window is whole seconds); the burst is not part of the field.
 // Several limits make a list: join members with ", ".
 func AppendPolicy(dst []byte, name string, r Rate) []byte {
-	dst = appendSFString(dst, name)
+	dst = httpmsg.AppendSFString(dst, name)
 	w := int64((r.Per + time.Second - 1) / time.Second)
 	q := int64(r.Count) * int64(w) * int64(time.Second) / int64(r.Per)
 	dst = append(dst, ";q="...)
@@ -33,7 +35,7 @@ func AppendPolicy(dst []byte, name string, r Rate) []byte {
 // rounded up, until the client may send again when limited, or until the
 // burst is whole again when allowed.
 func AppendRateLimit(dst []byte, name string, d Decision) []byte {
-	dst = appendSFString(dst, name)
+	dst = httpmsg.AppendSFString(dst, name)
 	dst = append(dst, ";r="...)
 	dst = strconv.AppendInt(dst, int64(max(d.Remaining, 0)), 10)
 	dst = append(dst, ";t="...)
@@ -75,23 +77,4 @@ func ceilSeconds(d time.Duration) int64 {
 		return 0
 	}
 	return int64((d + time.Second - 1) / time.Second)
-}
-
-// appendSFString appends s as a structured-field String (RFC 9651 §3.3.3):
-// quoted, with `"` and `\` escaped; bytes outside printable ASCII, which a
-// String cannot hold, become '?'.
-func appendSFString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20 || c > 0x7e:
-			dst = append(dst, '?')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
