@@ -185,7 +185,7 @@ func (s *Server) newConn(sc *sniff.Conn) *conn {
 	c.resumed = false
 	c.inEpoll = false
 	c.busy = false
-	c.client = clientAddr(c.raw)
+	c.client = sniff.AddrPort(c.raw.RemoteAddr())
 	c.ipText = c.client.Addr().AppendTo(c.ipText[:0])
 	c.state.Store(stateActive)
 	c.r.Reset(sc)

@@ -19,6 +19,7 @@ import (
 	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/reverse"
+	"github.com/janus-proxy/janus/internal/sniff"
 	"github.com/janus-proxy/janus/internal/upstream"
 )
 
@@ -81,8 +82,7 @@ func (s *Server) shutdownH2() {
 func (s *Server) serveH2Conn(c net.Conn, done func(), up *h2cUpgrade) {
 	defer done()
 	defer c.Close()
-	client, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-	client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	client := sniff.AddrPort(c.RemoteAddr())
 	s.h2once.Do(s.initH2)
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
@@ -390,7 +390,7 @@ func (x *h2exchange) upstreamConn(host *upstream.Host, u *Upstream) (*http1.Clie
 	}
 	if u.ProxyProtocol != 0 {
 		local, _ := x.r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-		if err := sendProxyHeader(tcp, u.ProxyProtocol, x.client, addrPortOf(local), x.s.o.IdleTimeout); err != nil {
+		if err := sendProxyHeader(tcp, u.ProxyProtocol, x.client, sniff.AddrPort(local), x.s.o.IdleTimeout); err != nil {
 			tcp.Close()
 			return nil, err
 		}

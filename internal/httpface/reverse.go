@@ -12,6 +12,7 @@ import (
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/reverse"
+	"github.com/janus-proxy/janus/internal/sniff"
 	"github.com/janus-proxy/janus/internal/upstream"
 )
 
@@ -322,7 +323,7 @@ func (c *conn) dialHost(host *upstream.Host) (*http1.ClientConn, error) {
 		return nil, err
 	}
 	if v := c.x.upstream.ProxyProtocol; v != 0 {
-		if err := sendProxyHeader(tcp, v, c.client, addrPortOf(c.raw.LocalAddr()), c.s.o.IdleTimeout); err != nil {
+		if err := sendProxyHeader(tcp, v, c.client, sniff.AddrPort(c.raw.LocalAddr()), c.s.o.IdleTimeout); err != nil {
 			tcp.Close()
 			return nil, err
 		}

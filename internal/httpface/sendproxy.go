@@ -35,17 +35,3 @@ func sendProxyHeader(c net.Conn, version int, client, local netip.AddrPort, time
 	}
 	return c.SetWriteDeadline(time.Time{})
 }
-
-// addrPortOf returns a's address and port, unmapped; the zero AddrPort when
-// a is not an IP endpoint.
-func addrPortOf(a net.Addr) netip.AddrPort {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		ap := ta.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	if a == nil {
-		return netip.AddrPort{}
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}

@@ -11,17 +11,7 @@ import (
 
 // clientIP is a connection's client address (after a PROXY protocol
 // header, the one it names), unmapped.
-func clientIP(c net.Conn) netip.Addr { return clientAddrPort(c).Addr() }
-
-// clientAddrPort is a connection's client address and port.
-func clientAddrPort(c net.Conn) netip.AddrPort {
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ap := ta.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
+func clientIP(c net.Conn) netip.Addr { return sniff.AddrPort(c.RemoteAddr()).Addr() }
 
 // overClientLimit refuses a connection past max_connections_per_client,
 // as each protocol understands it (as nginx's limit_conn answers 503 and
@@ -33,7 +23,7 @@ func (l *listener) overClientLimit(c net.Conn) {
 	start := time.Now()
 	l.log.Info("connection refused: too many from this client", "client", c.RemoteAddr().String(),
 		"max_connections_per_client", l.perClient.Max())
-	e := observe.Entry{Time: start, Listener: l.cfg.Name, Client: clientAddrPort(c), Rule: "max_connections_per_client",
+	e := observe.Entry{Time: start, Listener: l.cfg.Name, Client: sniff.AddrPort(c.RemoteAddr()), Rule: "max_connections_per_client",
 		Denied: true, Limited: true, Error: "too many connections from this client"}
 	defer func() {
 		e.Duration = time.Since(start)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/sniff"
 )
 
 // Limits of one UDP association.
@@ -69,7 +70,7 @@ type association struct {
 // address and relays until the control connection ends or the association
 // is idle for UDPIdle.
 func (ss *session) associate(declared Addr) {
-	local := addrPortOf(ss.c.LocalAddr())
+	local := sniff.AddrPort(ss.c.LocalAddr())
 	// The client reaches the relay the way it reached the control
 	// connection, so the relay listens on that connection's local address.
 	client, err := ss.s.o.Dialer.ListenUDP(netip.AddrPortFrom(local.Addr(), 0))
@@ -94,7 +95,7 @@ func (ss *session) associate(declared Addr) {
 	a.clientPort.Store(uint32(declared.Port))
 	a.touch()
 	ss.entry.Status = int(ReplySucceeded)
-	if ss.write(AppendReply(ss.out(), ReplySucceeded, addrPortOf(client.LocalAddr()))) != nil {
+	if ss.write(AppendReply(ss.out(), ReplySucceeded, sniff.AddrPort(client.LocalAddr()))) != nil {
 		_ = client.Close()
 		cancel()
 		return

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/sniff"
 )
 
 // serve4 runs a SOCKS4 or SOCKS4a session: one CONNECT request, answered
@@ -45,7 +46,7 @@ func (ss *session) serve4() {
 		return
 	}
 	ss.entry.Status = int(Reply4Granted)
-	if ss.write(AppendReply4(ss.out(), Reply4Granted, addrPortOf(origin.LocalAddr()))) != nil {
+	if ss.write(AppendReply4(ss.out(), Reply4Granted, sniff.AddrPort(origin.LocalAddr()))) != nil {
 		_ = origin.Close()
 		return
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/janus-proxy/janus/internal/gate"
 	"github.com/janus-proxy/janus/internal/limit"
+	"github.com/janus-proxy/janus/internal/sniff"
 	"github.com/janus-proxy/janus/internal/tunnel"
 )
 
@@ -130,7 +131,7 @@ func (ss *session) connect5(dst Addr) {
 	// RFC 1928 §6: BND.ADDR/BND.PORT of a CONNECT reply are the address the
 	// server used to reach the destination.
 	ss.entry.Status = int(ReplySucceeded)
-	if ss.write(AppendReply(ss.out(), ReplySucceeded, addrPortOf(origin.LocalAddr()))) != nil {
+	if ss.write(AppendReply(ss.out(), ReplySucceeded, sniff.AddrPort(origin.LocalAddr()))) != nil {
 		_ = origin.Close()
 		return
 	}

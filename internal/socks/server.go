@@ -150,7 +150,7 @@ func (s *Server) ServeConnThen(c *sniff.Conn, done func()) {
 		return
 	}
 	ss := &session{s: s, c: c, done: done}
-	ss.client = addrPortOf(c.RemoteAddr())
+	ss.client = sniff.AddrPort(c.RemoteAddr())
 	ss.entry = observe.Entry{Time: time.Now(), Listener: s.o.Listener, Client: ss.client, Face: "forward"}
 	defer ss.end()
 	ss.hs = handshakePool.Get().(*handshake)
@@ -337,21 +337,6 @@ func replyFor(err error) Reply {
 func isReadError(err error) bool {
 	var ne net.Error
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, net.ErrClosed)
-}
-
-func addrPortOf(a net.Addr) netip.AddrPort {
-	var ap netip.AddrPort
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ap = a.AddrPort()
-	case *net.UDPAddr:
-		ap = a.AddrPort()
-	default:
-		if a != nil {
-			ap, _ = netip.ParseAddrPort(a.String())
-		}
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // noAddr is the BND address of a failure reply: RFC 1928 §6 leaves it
