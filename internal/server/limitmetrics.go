@@ -76,9 +76,7 @@ func (c *limitCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.decisions, prometheus.CounterValue, float64(f.limited), name, "limited")
 		ch <- prometheus.MustNewConstMetric(c.keys, prometheus.GaugeValue, float64(f.keys), name)
 	}
-	s.quotaMu.Lock()
-	st := s.quotaStore
-	s.quotaMu.Unlock()
+	st := s.quotaStoreNow()
 	if st == nil {
 		return
 	}

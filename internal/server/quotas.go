@@ -138,12 +138,17 @@ func (q *quotas) charge(user string, n int64) {
 	}
 }
 
+// quotaStoreNow is the open quota store, nil without quotas.
+func (s *Server) quotaStoreNow() *quota.Store {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	return s.quotaStore
+}
+
 // Quotas reports every traffic quota the current config has (use, limit,
 // when room comes back), sorted by account; nil without quotas.
 func (s *Server) Quotas() []quota.Usage {
-	s.quotaMu.Lock()
-	st := s.quotaStore
-	s.quotaMu.Unlock()
+	st := s.quotaStoreNow()
 	if st == nil {
 		return nil
 	}
@@ -154,9 +159,7 @@ func (s *Server) Quotas() []quota.Usage {
 // top-up of a balance, or room given early in a period. It fails for an
 // account the config has no quota for.
 func (s *Server) CreditQuota(account string, bytes int64) (quota.Usage, error) {
-	s.quotaMu.Lock()
-	st := s.quotaStore
-	s.quotaMu.Unlock()
+	st := s.quotaStoreNow()
 	if st == nil {
 		return quota.Usage{}, fmt.Errorf("no traffic quotas are configured")
 	}
