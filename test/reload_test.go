@@ -442,8 +442,13 @@ listeners:
 		j.Server.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		return rec.Body.String()
 	}
-	if s := scrape(); !strings.Contains(s, `route="old"`) || !strings.Contains(s, `route="kept"`) {
-		t.Fatalf("before the reload:\n%s", s)
+	// An exchange is counted once logged, just after its answer.
+	deadline := time.Now().Add(5 * time.Second)
+	for s := scrape(); !strings.Contains(s, `route="old"`) || !strings.Contains(s, `route="kept"`); s = scrape() {
+		if time.Now().After(deadline) {
+			t.Fatalf("before the reload:\n%s", s)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	next, err := config.Parse("t.yaml", []byte(cfg("        - {name: kept, match: {path_prefix: /}, respond: {status: 200}}\n")))
 	if err != nil {
