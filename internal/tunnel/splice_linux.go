@@ -12,6 +12,22 @@ const (
 	spliceNonblock = 0x2 // do not block on the pipe (the sockets are non-blocking already)
 )
 
+// tcpNotsentLowat is TCP_NOTSENT_LOWAT, from linux/tcp.h.
+const tcpNotsentLowat = 25
+
+// bulkNotsent is the most a bulk direction leaves unsent in dst's kernel
+// queue (TCP_NOTSENT_LOWAT): dst reports writable, and takes a splice, only
+// once less than this waits to be sent. Without it a splice parks up to a
+// pipe's worth beyond the window, which the kernel then sends from the
+// softirq of each arriving ACK, on whatever CPU the receiver runs: on
+// loopback those segments reach the receiver through another CPU's backlog
+// and arrive out of order (spurious retransmits, a receive window that
+// stops growing). Measured on 1 GiB CONNECT downloads with the proxy on its
+// own core: 923 retransmitted segments in 4 downloads without it, 59 with
+// it, and the median from 0.94× to 1.04× the direct path. It also caps the
+// kernel memory an idle-reading client can pin per tunnel.
+const bulkNotsent = 128 << 10
+
 // pipeSize is what a pool pipe asks for with F_SETPIPE_SZ: the most one
 // splice call moves. 1 MiB is Linux's default pipe-max-size; the kernel
 // allocates a pipe's pages only while they hold data, so an empty pooled pipe
@@ -141,17 +157,24 @@ type spliceState struct {
 	out []byte // what the small path still has to write
 
 	roundFn func(uintptr) bool
+	lowatFn func(uintptr)
 	drainFn func(uintptr) bool
 	writeFn func(uintptr) bool
 }
 
 func newSpliceState(d *direction, dstRC syscall.RawConn) *spliceState {
 	s := &spliceState{d: d, dstRC: dstRC}
-	s.roundFn, s.drainFn, s.writeFn = s.round, s.drain, s.write
+	s.roundFn, s.drainFn, s.writeFn, s.lowatFn = s.round, s.drain, s.write, s.lowat
 	return s
 }
 
 func (s *spliceState) reset() { s.eof, s.rerr, s.werr = false, nil, nil }
+
+// lowat sets dst's TCP_NOTSENT_LOWAT to bulkNotsent. A socket that refuses
+// it (not TCP, an old kernel) just keeps the kernel's default.
+func (s *spliceState) lowat(fd uintptr) {
+	_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotsentLowat, bulkNotsent)
+}
 
 // release gives back what a round may still hold after an error.
 func (s *spliceState) release() {
@@ -203,6 +226,7 @@ func (s *spliceState) round(fd uintptr) bool {
 		if n == len(*s.buf) {
 			// A full buffer: bulk data; splice from the next round on.
 			s.bulk = true
+			s.dstRC.Control(s.lowatFn)
 			bufPool.Put(s.buf)
 			s.buf = nil
 			return true
