@@ -1,6 +1,8 @@
 package test
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +10,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http2"
 
 	"github.com/janus-proxy/janus/internal/janustest"
 )
@@ -96,4 +100,66 @@ upstreams:
 			}
 		})
 	}
+}
+
+// TestForwardAuthOnWebSockets: a WebSocket route behind forward_auth sends
+// the origin the auth service's copied field, not the client's forged one,
+// whether the WebSocket comes as an HTTP/1.1 upgrade or an RFC 8441
+// extended CONNECT over HTTP/2.
+func TestForwardAuthOnWebSockets(t *testing.T) {
+	checkLeaks(t)
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Auth-User", "alice")
+		w.WriteHeader(200)
+	}))
+	defer auth.Close()
+	ws := startWSOrigin(t)
+	j := janustest.Start(t, fmt.Sprintf(`
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    h2c: true
+    reverse:
+      routes:
+        - name: ws
+          match: {path_prefix: /ws}
+          upstream: ws
+          forward_auth: {url: "%s/check", copy_headers: [X-Auth-User]}
+upstreams:
+  ws: {targets: [%q]}
+`, auth.URL, ws.addr()), nil)
+	addr := j.Addr(t, "web")
+	seen := func() string {
+		ws.mu.Lock()
+		defer ws.mu.Unlock()
+		return ws.handshake.Get("X-Auth-User") + "/" + strings.Join(ws.handshake.Values("X-Auth-User"), ",")
+	}
+
+	t.Run("http1", func(t *testing.T) {
+		c := dialWSWith(t, addr, "X-Auth-User: mallory\r\n")
+		c.echo(t, wsText, []byte("hi"))
+		if got := seen(); got != "alice/alice" {
+			t.Errorf("origin saw X-Auth-User %q, want only the auth service's alice", got)
+		}
+	})
+	t.Run("h2c", func(t *testing.T) {
+		tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, a)
+		}}
+		defer tr.CloseIdleConnections()
+		hdr := wsHeader.Clone()
+		hdr.Set("X-Auth-User", "mallory")
+		w := openH2WS(t, h2wsFront{"http://" + addr, tr}, "/ws/chat", "websocket", hdr)
+		if w.resp.StatusCode != 200 {
+			t.Fatalf("extended CONNECT answered %d", w.resp.StatusCode)
+		}
+		if op, payload, _, err := readWSFrame(w.br); err != nil || op != wsText || string(payload) != "hello from origin" {
+			t.Fatalf("origin's greeting: op %d %q %v", op, payload, err)
+		}
+		w.echo(t, wsText, []byte("hi"))
+		if got := seen(); got != "alice/alice" {
+			t.Errorf("origin saw X-Auth-User %q, want only the auth service's alice", got)
+		}
+	})
 }

@@ -239,6 +239,13 @@ type wsClient struct {
 
 func dialWS(t *testing.T, addr string) *wsClient {
 	t.Helper()
+	return dialWSWith(t, addr, "")
+}
+
+// dialWSWith is dialWS with extra header lines (each ending in CRLF) in the
+// upgrade request.
+func dialWSWith(t *testing.T, addr, extra string) *wsClient {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +256,7 @@ func dialWS(t *testing.T, addr string) *wsClient {
 	_, _ = rand.Read(k[:])
 	key := base64.StdEncoding.EncodeToString(k[:])
 	fmt.Fprintf(c, "GET /ws/chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n", key)
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n%s\r\n", key, extra)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
 	if err != nil {

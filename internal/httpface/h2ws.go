@@ -13,7 +13,6 @@ import (
 	_ "unsafe" // go:linkname, below
 
 	"github.com/janus-proxy/janus/internal/http1"
-	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/reverse"
 	"github.com/janus-proxy/janus/internal/upstream"
 )
@@ -181,30 +180,16 @@ func (x *h2exchange) exchangeWebSocket(host *upstream.Host, oc *http1.ClientConn
 // webSocketRequest builds the upgrade request sent upstream (RFC 6455
 // §4.1): a GET of the route's target with the client's fields
 // (Sec-WebSocket-Version, -Protocol, -Extensions among them), the
-// forwarding fields, the route's changes, and a key of Janus's own.
+// forwarding fields, the route's changes and a forward-auth answer's
+// fields, as for any request, and a key of Janus's own.
 func (x *h2exchange) webSocketRequest(key string) {
-	q := x.q
-	out := &q.out
-	out.Reset()
-	out.Method = out.StoreString(http.MethodGet)
-	out.Form = httpmsg.OriginForm
-	q.tgt = x.route.Target(q.tgt[:0], q.req.Path, &q.params)
-	out.Path = out.Store(q.tgt)
-	out.Version = httpmsg.HTTP11
-	for i := 0; i < q.req.Header.Len(); i++ {
-		name, value := q.req.Header.Field(i)
-		if httpmsg.EqualFold(name, "Content-Length") || httpmsg.EqualFold(name, "Sec-WebSocket-Key") {
-			continue
-		}
-		out.Header.Add(name, value)
-	}
-	s := x.s
-	s.o.Forwarding.Apply(&out.Header, &reverse.Inbound{Peer: x.client.Addr(), Scheme: s.scheme, Host: q.req.Header.Get("Host")})
-	x.route.Request.Apply(&out.Header)
+	out := x.outbound(methodGet, "Sec-WebSocket-Key")
 	out.Header.AddString("Connection", "Upgrade")
 	out.Header.AddString("Upgrade", "websocket")
 	out.Header.AddString("Sec-WebSocket-Key", key)
 }
+
+var methodGet = []byte(http.MethodGet)
 
 // sendUpgrade writes the upgrade request on oc.
 func (x *h2exchange) sendUpgrade(oc *http1.ClientConn, timeout time.Duration) error {
