@@ -1,10 +1,8 @@
 package httpface
 
 import (
-	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,9 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/janus-proxy/janus/internal/cache"
+	"github.com/janus-proxy/janus/internal/h2server"
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/observe"
@@ -23,9 +20,9 @@ import (
 	"github.com/janus-proxy/janus/internal/upstream"
 )
 
-// HTTP/2 on the front (RFC 9113) is served by golang.org/x/net/http2, the
-// implementation net/http uses, hardened against rapid reset and
-// CONTINUATION floods. Each stream's request is converted to the shared
+// HTTP/2 on the front (RFC 9113) is served by internal/h2server, over
+// golang.org/x/net/http2's framer and HPACK, hardened against rapid reset
+// and CONTINUATION floods. Each stream's request is converted to the shared
 // message model and goes through the same route table, forwarding rules and
 // upstream pools as HTTP/1.1; upstreams are spoken to in HTTP/1.1 by the
 // http1 engine.
@@ -48,51 +45,35 @@ func IsH2Preface(b []byte) bool {
 // prior knowledge) until it ends, then closes it and calls done.
 func (s *Server) ServeH2(c net.Conn, done func()) { s.serveH2Conn(c, done, nil) }
 
-// initH2 makes the HTTP/2 server, once.
+// initH2 makes the HTTP/2 server, once. The listener's max_header_bytes
+// bounds an HTTP/2 header list as it bounds an HTTP/1.1 head (431 beyond).
 func (s *Server) initH2() {
-	s.h2 = &http2.Server{
+	s.h2 = h2server.New(h2server.Options{
 		MaxConcurrentStreams: 250,
-		IdleTimeout:          s.o.IdleTimeout,
+		MaxHeaderBytes:       s.o.MaxHeaderBytes,
 		MaxReadFrameSize:     1 << 20,
-	}
-	// The header list limit comes from here (1 MiB when unset): the
-	// listener's max_header_bytes bounds HTTP/2 as it bounds HTTP/1.1,
-	// and golang.org/x/net/http2 answers 431 beyond it. Its complaints
-	// about clients go to our logger, not the global one.
-	s.h2base = &http.Server{
-		MaxHeaderBytes: s.o.MaxHeaderBytes,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	// Tied together, h2base's Shutdown drains every HTTP/2 connection
-	// (GOAWAY, then close once its streams are done): Shutdown calls it.
-	if err := http2.ConfigureServer(s.h2base, s.h2); err != nil {
-		s.log.Error("http2: cannot configure graceful shutdown", "err", err)
-	}
+		IdleTimeout:          s.o.IdleTimeout,
+		ConnectProtocol:      true, // RFC 8441 WebSocket (h2ws.go)
+		Log:                  s.log,
+	})
 }
 
 // shutdownH2 drains the HTTP/2 connections: each gets a GOAWAY and closes
 // once its streams are done.
 func (s *Server) shutdownH2() {
 	s.h2once.Do(s.initH2)
-	go func() { _ = s.h2base.Shutdown(context.Background()) }()
+	s.h2.Shutdown()
 }
 
 // serveH2Conn serves an HTTP/2 connection; up, when not nil, is the
 // HTTP/1.1 request that upgraded it (h2c Upgrade), served as stream 1.
-func (s *Server) serveH2Conn(c net.Conn, done func(), up *h2cUpgrade) {
+func (s *Server) serveH2Conn(c net.Conn, done func(), up *h2server.Upgrade) {
 	defer done()
 	defer c.Close()
 	client := sniff.AddrPort(c.RemoteAddr())
 	s.h2once.Do(s.initH2)
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-	opts := &http2.ServeConnOpts{
-		Context:    ctx,
-		BaseConfig: s.h2base,
-		Handler:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client, protoH2) }),
-	}
-	up.apply(ctx, opts)
-	s.h2.ServeConn(cork(c), opts)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, client, protoH2) })
+	s.h2.ServeConn(s.ctx, cork(c), h, up)
 }
 
 // h2req is one HTTP/2 request's storage, pooled.

@@ -1,7 +1,6 @@
 package httpface
 
 import (
-	"context"
 	"encoding/base64"
 	"net"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/janus-proxy/janus/internal/h2server"
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/httpmsg"
 	"github.com/janus-proxy/janus/internal/sniff"
@@ -25,22 +25,6 @@ import (
 // upgrade, and a server may ignore Upgrade (RFC 9110 §7.8): requests with
 // content, and every request on listeners without h2c, are served in
 // HTTP/1.1.
-
-// h2cUpgrade is the request that upgraded a connection and the client's
-// HTTP2-Settings, decoded (the payload of a SETTINGS frame).
-type h2cUpgrade struct {
-	req      *http.Request
-	settings []byte
-}
-
-// apply hands the upgrade to the HTTP/2 server; a nil u does nothing.
-func (u *h2cUpgrade) apply(ctx context.Context, opts *http2.ServeConnOpts) {
-	if u == nil {
-		return
-	}
-	opts.UpgradeRequest = u.req.WithContext(ctx)
-	opts.Settings = u.settings
-}
 
 // upgradeH2C serves the connection in HTTP/2 if the request asks for the
 // h2c upgrade and may have it; it reports whether it did (the connection
@@ -75,7 +59,7 @@ func (c *conn) upgradeH2C(f http1.Framing) bool {
 	if c.tcp != nil {
 		src = c.tcp // the reader read the socket itself
 	}
-	s.serveH2Conn(&sniff.Conn{Conn: src, Raw: c.raw, Peeked: pending}, func() {}, &h2cUpgrade{req: req, settings: settings})
+	s.serveH2Conn(&sniff.Conn{Conn: src, Raw: c.raw, Peeked: pending}, func() {}, &h2server.Upgrade{Request: req, Settings: settings})
 	return true
 }
 

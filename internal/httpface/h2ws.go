@@ -25,22 +25,6 @@ import (
 // 200 (RFC 8441 §5) and then carries the WebSocket's bytes both ways, as
 // Envoy translates between the two.
 
-// golang.org/x/net/http2 keeps extended CONNECT off (it neither sends
-// SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 §3, nor takes ":protocol")
-// unless GODEBUG=http2xconnect=1 is in the environment when it starts:
-// browsers switch to WebSocket over HTTP/2 when a server offers it, which
-// breaks servers whose WebSocket code cannot take a CONNECT (golang/go
-// #71128). Janus's front serves it, so it turns the switch on. The
-// variable is read per connection and per request, after this init (x/net
-// is initialised before this package), so setting it here is race-free.
-// go.mod pins x/net; should the variable be renamed, linking fails rather
-// than WebSockets silently.
-//
-//go:linkname h2DisableExtendedConnect golang.org/x/net/http2.disableExtendedConnectProtocol
-var h2DisableExtendedConnect bool
-
-func init() { h2DisableExtendedConnect = false }
-
 // wsGUID completes Sec-WebSocket-Accept (RFC 6455 §1.3).
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

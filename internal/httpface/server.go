@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
-	"golang.org/x/net/http2"
 
 	"github.com/janus-proxy/janus/internal/gate"
+	"github.com/janus-proxy/janus/internal/h2server"
 	"github.com/janus-proxy/janus/internal/http1"
 	"github.com/janus-proxy/janus/internal/observe"
 	"github.com/janus-proxy/janus/internal/outbound"
@@ -157,8 +157,7 @@ type Server struct {
 	authOnce    sync.Once // auth, the client of routes' forward-auth services
 	auth        *http.Client
 	h2once      sync.Once
-	h2          *http2.Server // HTTP/2 on the front, made on first use
-	h2base      *http.Server  // what h2 takes from an HTTP/1 server: the header limit
+	h2          *h2server.Server // HTTP/2 on the front, made on first use
 	h3once      sync.Once
 	h3          *http3.Server // HTTP/3 on the front, made on first use
 	altSvc      string        // Alt-Svc for responses over TCP; "" without HTTP/3
