@@ -205,7 +205,7 @@ func TestHTTP2DowngradeCannotSmuggle(t *testing.T) {
 // TestHTTP2HeadOverTheLimitIsRefused: max_header_bytes (16 KiB here)
 // bounds an HTTP/2 header list as it bounds an HTTP/1.1 head: 431 when the
 // list comes in one frame, the connection closed when more of it keeps
-// coming (golang.org/x/net/http2's CONTINUATION-flood guard); nothing
+// coming (the CONTINUATION-flood guard of x/net's framer); nothing
 // reaches the origin.
 func TestHTTP2HeadOverTheLimitIsRefused(t *testing.T) {
 	checkLeaks(t)

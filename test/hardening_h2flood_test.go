@@ -81,10 +81,11 @@ func serveMeanwhile(t *testing.T, addr string) (finish func() normalResult) {
 // resets them at once (CVE-2023-44487) as fast as it can write gets no more
 // upstream requests in flight than the stream limit (250) allows, where
 // without a guard every reset stream would run at once, and a normal client
-// on another connection is served promptly meanwhile. golang.org/x/net/http2
-// runs at most 250 handlers per connection, queues the rest, never starts
-// those of streams reset while queued, and ends a connection whose queue
-// passes 1000. A handler that started before its stream's reset was read
+// on another connection is served promptly meanwhile. internal/h2server
+// runs at most 250 handlers per connection (a reset stream's handler counts
+// until it returns), refuses streams past that with REFUSED_STREAM, and
+// ends a connection after 1000 refusals. A handler that started before its
+// stream's reset was read
 // finishes its upstream request, as a client's ordinary request would: the
 // rate of those is bounded by the stream limit and the origin's latency,
 // as for any client, so only the concurrency is checked.
@@ -96,8 +97,8 @@ func TestHTTP2RapidResetDoesNotStarveOthers(t *testing.T) {
 		delay   time.Duration // the origin's time to answer a flood request
 	}{
 		{"fast origin", 20000, 0},
-		// Few enough streams that x/net queues their handlers without
-		// closing the connection.
+		// Few enough streams that the connection is not ended for
+		// refusing too many.
 		{"slow origin", 900, 100 * time.Millisecond},
 		{"slow origin, many streams", 20000, 100 * time.Millisecond},
 	} {
@@ -179,8 +180,8 @@ func rapidReset(t *testing.T, addr string, n int) (streams int, took time.Durati
 // TestHTTP2EndlessHeaderBlockIsCutOff: a header block that never ends (one
 // CONTINUATION frame after another, empty ones that add nothing to its size,
 // or a trickle) does not keep others from being served, and ends with the
-// connection's idle timeout (2s here, then x/net's 1s GOAWAY grace): HTTP/2
-// has no header timeout of its own.
+// connection's idle timeout (2s here), with a GOAWAY: HTTP/2 has no header
+// timeout of its own.
 func TestHTTP2EndlessHeaderBlockIsCutOff(t *testing.T) {
 	checkLeaks(t)
 	o := startRecordingOrigin(t, nil)

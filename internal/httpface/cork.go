@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// corkConn batches an HTTP/2 connection's writes. golang.org/x/net/http2
-// flushes its frame buffer whenever its write queue runs empty, which
-// with many streams finishing one after the other is one write system
-// call (and one TLS record) per response: most of the CPU time of a busy
-// HTTP/2 front. corkConn takes those flushes into a buffer and writes it
+// corkConn batches an HTTP/2 connection's writes. internal/h2server writes
+// every frame as it is made, which with many streams finishing one after
+// the other would be a write system call (and a TLS record) per frame:
+// most of the CPU time of a busy HTTP/2 front. corkConn takes those writes
+// into a buffer and writes it
 // from a goroutine that first lets every other runnable goroutine run, so
 // that the responses finished meanwhile leave in one write, as an event
 // loop server writes all ready streams at once. A writer waits only when

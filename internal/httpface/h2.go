@@ -127,8 +127,8 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, client netip.Ad
 	// field values, which may hold spaces, tabs and non-ASCII bytes that
 	// would split the request line on the way down (":method: GET /admin"
 	// with ":path: /public" passes the routes as /public and reaches a
-	// lenient origin as /admin), and a Content-Length golang.org/x/net/http2
-	// takes as 0 when it is not digits (RFC 9110 §8.6).
+	// lenient origin as /admin), and a Content-Length that is not digits
+	// (RFC 9110 §8.6).
 	if !http1.ValidMethod(r.Method) || !http1.ValidTarget(r.RequestURI) {
 		x.plain(http.StatusBadRequest, "method or path not allowed in a request line")
 		return
