@@ -213,7 +213,15 @@ func TestPurgeBroadcastReachesEveryInstance(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Subscribe(ctx, "purge", func(from, msg string) { got <- c.Instance() + "<" + from + ":" + msg })
+			c.Subscribe(ctx, "purge", func(from, msg string) {
+				// The loop below publishes until it has heard both, so more
+				// may come than it reads: a full channel must not block
+				// the subscriber past the test's end.
+				select {
+				case got <- c.Instance() + "<" + from + ":" + msg:
+				case <-ctx.Done():
+				}
+			})
 		}()
 	}
 	defer func() { cancel(); wg.Wait() }()
