@@ -2,7 +2,6 @@ package h2server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -32,11 +31,8 @@ const maxRefused = 1000
 // close.
 const goAwayGrace = 200 * time.Millisecond
 
-// encodeBuffer is the HPACK encoder's output.
-type encodeBuffer struct{ bytes.Buffer }
-
 func newConn(s *Server, c net.Conn, h http.Handler) *conn {
-	sc := &conn{srv: s, o: &s.o, c: c, h: h, streams: map[uint32]*stream{},
+	sc := &conn{o: &s.o, c: c, h: h, streams: map[uint32]*stream{},
 		sendWindow: initialWindow, peerWindow: initialWindow, peerFrame: 16384,
 		recvWindow: initialWindow, remote: c.RemoteAddr().String()}
 	sc.wcond.L = &sc.wmu
@@ -137,9 +133,7 @@ func (sc *conn) readLoop() {
 					sc.lastID = se.StreamID
 				}
 				sc.mu.Unlock()
-				if se.Code == http2.ErrCodeProtocol && sc.fr.ErrorDetail() != nil || se.Cause != nil {
-					sc.o.Log.Debug("http2: malformed request", "client", sc.remote, "err", err)
-				}
+				sc.o.Log.Debug("http2: stream refused", "client", sc.remote, "err", err)
 				sc.streamError(se.StreamID, se.Code)
 				continue
 			case errors.Is(err, http2.ErrFrameTooLarge):

@@ -7,6 +7,7 @@
 package h2server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -109,7 +110,6 @@ func (s *Server) Shutdown() {
 
 // conn is one HTTP/2 connection.
 type conn struct {
-	srv     *Server
 	o       *Options
 	c       net.Conn
 	h       http.Handler
@@ -123,11 +123,12 @@ type conn struct {
 	wmu        sync.Mutex
 	wcond      sync.Cond
 	enc        *hpack.Encoder
-	encBuf     encodeBuffer
-	sendWindow int32 // connection's
-	peerWindow int32 // SETTINGS_INITIAL_WINDOW_SIZE of the client
-	peerFrame  int   // SETTINGS_MAX_FRAME_SIZE of the client
-	wdead      bool  // the connection is over: writers give up
+	encBuf     bytes.Buffer // the encoder's output
+	sendWindow int32        // connection's
+	recvWindow int32        // what the client may still send on the connection
+	peerWindow int32        // SETTINGS_INITIAL_WINDOW_SIZE of the client
+	peerFrame  int          // SETTINGS_MAX_FRAME_SIZE of the client
+	wdead      bool         // the connection is over: writers give up
 	sentGoAway bool
 
 	// Streams, shared by the reader and the handlers.
@@ -139,10 +140,9 @@ type conn struct {
 	closeTimer *time.Timer
 
 	// Reader-only.
-	recvWindow int32 // what the client may still send on the connection
-	refused    int   // streams refused for the handler bound, for the flood guard
-	idleSet    bool
-	wg         sync.WaitGroup
+	refused int // streams refused for the handler bound, for the flood guard
+	idleSet bool
+	wg      sync.WaitGroup
 }
 
 var errConnDone = errors.New("h2server: connection closed")

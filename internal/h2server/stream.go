@@ -356,30 +356,38 @@ func (sc *conn) newRequest(f *http2.MetaHeadersFrame) (*http.Request, http2.ErrC
 		return nil, http2.ErrCodeProtocol
 	}
 	if cl := h["Content-Length"]; len(cl) > 0 {
-		n, err := strconv.ParseUint(cl[0], 10, 63)
-		if err != nil || len(cl) > 1 {
-			for _, v := range cl[1:] {
-				if v != cl[0] {
-					return nil, http2.ErrCodeProtocol
-				}
-			}
-			if err != nil {
+		for _, v := range cl[1:] {
+			if v != cl[0] {
 				return nil, http2.ErrCodeProtocol
 			}
+		}
+		n, err := strconv.ParseUint(cl[0], 10, 63) // digits only: no sign, no prefix
+		if err != nil {
+			return nil, http2.ErrCodeProtocol
 		}
 		req.ContentLength = int64(n)
 	}
 	if vv := h["Trailer"]; len(vv) > 0 {
 		req.Trailer = http.Header{}
-		for _, v := range vv {
-			for _, name := range strings.Split(v, ",") {
-				if name = http.CanonicalHeaderKey(strings.TrimSpace(name)); name != "" {
-					req.Trailer[name] = nil
-				}
-			}
+		for _, name := range trailerNames(vv) {
+			req.Trailer[name] = nil
 		}
 	}
 	return req, 0
+}
+
+// trailerNames lists the field names a Trailer field's values declare,
+// canonical.
+func trailerNames(vv []string) []string {
+	var names []string
+	for _, v := range vv {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = http.CanonicalHeaderKey(strings.TrimSpace(name)); name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
 }
 
 // Header, WriteHeader, Write and Flush make a stream an
@@ -671,13 +679,7 @@ func (st *stream) encodeFields(h http.Header, head bool) {
 			continue
 		}
 		if head && k == "Trailer" {
-			for _, v := range vv {
-				for _, name := range strings.Split(v, ",") {
-					if name = http.CanonicalHeaderKey(strings.TrimSpace(name)); name != "" {
-						st.declared = append(st.declared, name)
-					}
-				}
-			}
+			st.declared = append(st.declared, trailerNames(vv)...)
 		}
 		name := lowerName(k)
 		for _, v := range vv {
