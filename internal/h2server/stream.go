@@ -262,7 +262,7 @@ func (sc *conn) onTrailers(st *stream, f *http2.MetaHeadersFrame) error {
 	sc.mu.Unlock()
 	tr := http.Header{}
 	for _, hf := range f.RegularFields() {
-		tr.Add(http.CanonicalHeaderKey(hf.Name), hf.Value)
+		tr.Add(hf.Name, hf.Value)
 	}
 	if len(f.PseudoFields()) > 0 {
 		sc.streamError(st.id, http2.ErrCodeProtocol)
